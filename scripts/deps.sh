@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cmlx builds with, if any are missing.
+# Sourced by run.sh and test.sh; safe to run repeatedly.
+set -euo pipefail
+need=()
+for pkg in cmake build-essential pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "Installing missing packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
