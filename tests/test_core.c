@@ -248,7 +248,11 @@ static void test_eval_vector(void) {
   mlx_array_free(a);
   mlx_array_free(b);
   mlx_array_free(c);
-  EXPECT_ERROR(mlx_eval(mlx_vector_array_new()), "[eval] The vector handle is empty.");
+  mlx_vector_array none = {NULL};
+  EXPECT_ERROR(mlx_eval(none), "[eval] The vector handle is empty.");
+  mlx_vector_array empty_vec = mlx_vector_array_new();
+  CHECK_OK(mlx_eval(empty_vec));
+  mlx_vector_array_free(empty_vec);
 }
 
 static void test_streams(void) {

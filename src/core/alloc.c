@@ -58,7 +58,9 @@ void* alloc_bytes(size_t n, size_t* got) {
   } else {
     bytes = (n + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
   }
-  void* p = aligned_alloc(ALIGNMENT, bytes);
+  /* aligned_alloc wants a multiple of the alignment; the class size (what
+   * alloc_free is given back) may be smaller than what is reserved */
+  void* p = aligned_alloc(ALIGNMENT, (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
   *got = p ? bytes : 0;
   return p;
 }
