@@ -66,7 +66,7 @@ array* op_reshape(array* a, const int* shape, int ndim, stream s) {
               error_format_shape(buf, sizeof buf, shape, ndim));
     return NULL;
   }
-  if (ndim == a->ndim && memcmp(out, a->shape, sizeof(int) * (size_t)ndim) == 0) {
+  if (ndim == a->ndim && (ndim == 0 || memcmp(out, a->shape, sizeof(int) * (size_t)ndim) == 0)) {
     array_retain(a);
     return a;
   }
@@ -81,14 +81,14 @@ array* op_broadcast_to(array* a, const int* shape, int ndim, stream s) {
   int nout;
   if (broadcast_shapes(a->shape, a->ndim, shape, ndim, out, &nout)) return NULL;
   /* the target must be the result: broadcasting may not grow it */
-  if (nout != ndim || memcmp(out, shape, sizeof(int) * (size_t)ndim) != 0) {
+  if (nout != ndim || (ndim && memcmp(out, shape, sizeof(int) * (size_t)ndim) != 0)) {
     char sa[256], sb[256];
-    error_set("[broadcast_shapes] Shapes %s and %s cannot be broadcast.",
+    error_set("Cannot broadcast array of shape %s into shape %s.",
               error_format_shape(sa, sizeof sa, a->shape, a->ndim),
               error_format_shape(sb, sizeof sb, shape, ndim));
     return NULL;
   }
-  if (ndim == a->ndim && memcmp(a->shape, shape, sizeof(int) * (size_t)ndim) == 0) {
+  if (ndim == a->ndim && (ndim == 0 || memcmp(a->shape, shape, sizeof(int) * (size_t)ndim) == 0)) {
     array_retain(a);
     return a;
   }

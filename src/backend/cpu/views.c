@@ -3,6 +3,7 @@
  * Every view is described by a view_params (ops/ops.h): the output keeps
  * the input's buffer and gets new strides and offset. Reshape is a view
  * only when the input's layout allows it; otherwise it copies. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "backend/cpu/cpu.h"
@@ -68,6 +69,24 @@ static int reshape_strides(const array* in, const array* out, int64_t* st) {
   return 0;
 }
 
+/* The lowest and highest element offsets (relative to element 0) that a
+ * non-empty layout reaches. False when they do not fit in int64. */
+static bool layout_span(const int* shape, const int64_t* strides, int ndim, int64_t* lo,
+                        int64_t* hi) {
+  __int128 l = 0, h = 0;
+  for (int d = 0; d < ndim; d++) {
+    __int128 delta = (__int128)strides[d] * (shape[d] - 1);
+    if (delta < 0)
+      l += delta;
+    else
+      h += delta;
+    if (l < INT64_MIN || h > INT64_MAX) return false;
+  }
+  *lo = (int64_t)l;
+  *hi = (int64_t)h;
+  return true;
+}
+
 int cpu_view_eval(node* n) {
   array* in = n->inputs[0];
   array* out = n->outputs[0];
@@ -103,7 +122,14 @@ int cpu_view_eval(node* n) {
         offset += (int64_t)p->start[d] * in->strides[d];
         st[d] = in->strides[d] * p->step[d];
       }
-      if (out->size == 0) offset = in->offset;
+      if (out->size == 0) {
+        offset = in->offset;
+        data_size = 0;
+      } else {
+        /* as MLX: the elements between the lowest and highest reached */
+        int64_t lo, hi;
+        if (layout_span(out->shape, st, out->ndim, &lo, &hi)) data_size = (size_t)(hi - lo) + 1;
+      }
       break;
     case VIEW_SQUEEZE: /* axes: the input axes kept, in order */
       for (int d = 0; d < out->ndim; d++) st[d] = in->strides[p->axes[d]];
@@ -114,16 +140,29 @@ int cpu_view_eval(node* n) {
         if (k >= 0) {
           st[d] = in->strides[k];
         } else {
-          /* a new size-1 axis: any stride works; use the next axis' extent */
-          st[d] = 0;
+          /* a new size-1 axis: any stride works; MLX reports 1 */
+          st[d] = 1;
         }
       }
       break;
     }
-    case VIEW_AS_STRIDED:
+    case VIEW_AS_STRIDED: {
+      /* MLX does not check the layout; we refuse any that would reach
+       * outside the input's buffer instead of reading beyond it */
       for (int d = 0; d < out->ndim; d++) st[d] = p->strides[d];
-      offset += p->offset;
+      data_size = 0;
+      if (out->size == 0) break; /* nothing is read: keep the input's offset */
+      offset = (int64_t)((uint64_t)offset + (uint64_t)p->offset);
+      int64_t lo, hi, avail = (int64_t)(in->buf->nbytes / dtype_size(in->dtype));
+      if (!layout_span(out->shape, st, out->ndim, &lo, &hi) ||
+          __builtin_add_overflow(offset, lo, &lo) || __builtin_add_overflow(offset, hi, &hi) ||
+          lo < 0 || hi >= avail)
+        return error_set("[as_strided] The requested shape, strides and offset reach outside "
+                         "the input's memory (%lld elements).",
+                         (long long)avail);
+      data_size = (size_t)(hi - lo) + 1;
       break;
+    }
     default:
       return error_set("[view] Unknown view kind.");
   }
