@@ -30,6 +30,22 @@ static inline uint16_t f32_to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
+#if defined(__FLT16_MAX__) && defined(__x86_64__) && !defined(__clang__)
+/* GCC's _Float16 conversions are IEEE (round to nearest even) and use F16C
+ * when the function is built for it: several times faster than bit code. */
+#define CMLX_HAVE_FLOAT16 1
+static inline float f16_to_f32(uint16_t h) {
+  _Float16 v;
+  memcpy(&v, &h, 2);
+  return (float)v;
+}
+static inline uint16_t f32_to_f16(float f) {
+  _Float16 v = (_Float16)f;
+  uint16_t h;
+  memcpy(&h, &v, 2);
+  return h;
+}
+#else
 static inline float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
@@ -58,5 +74,6 @@ static inline uint16_t f32_to_f16(float f) {
   uint32_t rounded = a + 0xfffu + ((a >> 13) & 1u);
   return sign | (uint16_t)((rounded - (112u << 23)) >> 13);
 }
+#endif
 
 #endif

@@ -195,7 +195,8 @@ static inline double carrier_real(carrier c) {
 
 static inline void store_elem(void* p, mlx_dtype t, carrier c) {
   if (t == MLX_BOOL) {
-    *(bool*)p = c.kind ? (c.re != 0 || c.im != 0) : c.i != 0;
+    /* MLX casts complex through its real part: (0+1j) -> false */
+    *(bool*)p = c.kind ? c.re != 0 : c.i != 0;
     return;
   }
   if (c.kind == 0) {
@@ -211,6 +212,14 @@ static inline void store_elem(void* p, mlx_dtype t, carrier c) {
       case MLX_INT64: *(int64_t*)p = c.i; return;
       default: break;
     }
+  }
+  if (c.kind == 0 && (t == MLX_FLOAT32 || t == MLX_FLOAT16 || t == MLX_BFLOAT16)) {
+    /* round a 64-bit integer to float once, not via double */
+    float f = c.is_u64 ? (float)(uint64_t)c.i : (float)c.i;
+    if (t == MLX_FLOAT32) *(float*)p = f;
+    else if (t == MLX_FLOAT16) *(uint16_t*)p = f32_to_f16(f);
+    else *(uint16_t*)p = f32_to_bf16(f);
+    return;
   }
   double x = carrier_real(c);
   switch (t) {
