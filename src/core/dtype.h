@@ -23,6 +23,12 @@ typedef enum dtype_kind {
   KIND_COMPLEX,
 } dtype_kind;
 
+/* C99 says CMPLXF comes with <complex.h>; clang 14's headers lack it. */
+#include <complex.h>
+#ifndef CMPLXF
+#define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
+#endif
+
 /* complex64 storage: two floats, real first. */
 typedef struct complex64 {
   float re, im;

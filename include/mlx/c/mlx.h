@@ -7,6 +7,7 @@
 #include "mlx/c/device.h"
 #include "mlx/c/error.h"
 #include "mlx/c/half.h"
+#include "mlx/c/io.h"
 #include "mlx/c/map.h"
 #include "mlx/c/ops.h"
 #include "mlx/c/optional.h"
