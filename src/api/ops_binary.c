@@ -1,0 +1,66 @@
+/* ops_binary.c - mlx-c entry points of the binary elementwise family: one
+ * mlx_<name> per line of ops/binary_list.h, plus divmod, where and clip. */
+#include "api/api.h"
+#include "mlx/c/ops.h"
+#include "ops/binary_list.h"
+#include "ops/ops.h"
+
+/* The result pointer, the two inputs, the stream. */
+static int prologue(const void* res, mlx_array a, mlx_array b, mlx_stream s, stream* st,
+                    const char* op) {
+  if (!res) return error_set("[%s] The result pointer is NULL.", op);
+  if (api_check_array(a, op, "first")) return 1;
+  if (api_check_array(b, op, "second")) return 1;
+  return api_stream(st, s, op);
+}
+
+static int binary_entry(mlx_array* res, mlx_array a, mlx_array b, mlx_stream s,
+                        binary_op op, const char* name) {
+  stream st;
+  if (prologue(res, a, b, s, &st, name)) return api_fail();
+  array* out = op_binary(op, api_array(a), api_array(b), st);
+  if (!out) return api_fail();
+  return api_set_result(res, out);
+}
+
+#define API_BINARY_DEFINE(ID, name, prim, rule, cerr)                          \
+  int mlx_##name(mlx_array* res, const mlx_array a, const mlx_array b,         \
+                 const mlx_stream s) {                                         \
+    return binary_entry(res, a, b, s, BINARY_##ID, #name);                     \
+  }
+BINARY_OP_LIST(API_BINARY_DEFINE)
+#undef API_BINARY_DEFINE
+
+int mlx_divmod(mlx_vector_array* res, const mlx_array a, const mlx_array b,
+               const mlx_stream s) {
+  stream st;
+  if (prologue(res, a, b, s, &st, "divmod")) return api_fail();
+  array* outs[2];
+  if (op_divmod(&outs[0], &outs[1], api_array(a), api_array(b), st)) return api_fail();
+  return api_set_vector(res, outs, 2) ? api_fail() : 0;
+}
+
+int mlx_where(mlx_array* res, const mlx_array condition, const mlx_array x,
+              const mlx_array y, const mlx_stream s) {
+  stream st;
+  if (prologue(res, x, y, s, &st, "where")) return api_fail();
+  if (api_check_array(condition, "where", "condition")) return api_fail();
+  array* out = op_where(api_array(condition), api_array(x), api_array(y), st);
+  if (!out) return api_fail();
+  return api_set_result(res, out);
+}
+
+/* a_min / a_max: an empty handle (mlx_array_new()) means "absent". */
+int mlx_clip(mlx_array* res, const mlx_array a, const mlx_array a_min,
+             const mlx_array a_max, const mlx_stream s) {
+  stream st;
+  if (!res) {
+    error_set("[clip] The result pointer is NULL.");
+    return api_fail();
+  }
+  if (api_check_array(a, "clip", "input") || api_stream(&st, s, "clip")) return api_fail();
+  array* out = op_clip(api_array(a), a_min.ctx ? api_array(a_min) : NULL,
+                       a_max.ctx ? api_array(a_max) : NULL, st);
+  if (!out) return api_fail();
+  return api_set_result(res, out);
+}
