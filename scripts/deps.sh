@@ -3,7 +3,7 @@
 # Sourced by run.sh and test.sh; safe to run repeatedly.
 set -euo pipefail
 need=()
-for pkg in cmake build-essential pkg-config; do
+for pkg in cmake build-essential pkg-config libopenblas-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

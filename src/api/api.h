@@ -31,6 +31,19 @@ int api_set_result(mlx_array* res, array* result);
 /* Same for mlx_vector_array results: consumes the n references. */
 int api_set_vector(mlx_vector_array* res, array** items, size_t n);
 
+/* The checks every op entry point starts with, in MLX-c argument order:
+ * the result pointer, then each input handle (named "input" when there is
+ * one, else "first", "second", ...), then the stream. Return 0 or 1 with
+ * the message set (the caller then returns api_fail()). */
+int api_begin(const void* res, const char* op, mlx_stream s, stream* st,
+              int n_inputs, const mlx_array* inputs);
+/* Stores an op's result (NULL: the op failed, report it). */
+int api_finish(mlx_array* res, array* out);
+/* A caller's (pointer, count) pair: count fits an int, pointer non-NULL
+ * when count > 0. */
+int api_count_arg(int* n, const void* ptr, size_t count, const char* op,
+                  const char* what);
+
 /* Internal access to vectors of arrays (api/vector.c). */
 size_t api_vector_array_size(mlx_vector_array v);
 array* api_vector_array_at(mlx_vector_array v, size_t i); /* borrowed */

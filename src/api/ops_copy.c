@@ -6,66 +6,53 @@
 #include "mlx/c/ops.h"
 #include "ops/ops.h"
 
-/* The common prologue: result pointer, one input, the stream. */
-static int prologue(mlx_array* res, mlx_array a, mlx_stream s, stream* st,
-                    const char* op) {
-  if (!res) return error_set("[%s] The result pointer is NULL.", op);
-  if (api_check_array(a, op, "input")) return 1;
-  return api_stream(st, s, op);
-}
-
-static int finish(mlx_array* res, array* out) {
-  if (!out) return api_fail();
-  return api_set_result(res, out);
-}
-
 int mlx_astype(mlx_array* res, const mlx_array a, mlx_dtype dtype, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "astype")) return api_fail();
-  return finish(res, op_astype(api_array(a), dtype, st));
+  if (api_begin(res, "astype", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_astype(api_array(a), dtype, st));
 }
 
 int mlx_copy(mlx_array* res, const mlx_array a, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "copy")) return api_fail();
-  return finish(res, op_copy(api_array(a), st));
+  if (api_begin(res, "copy", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_copy(api_array(a), st));
 }
 
 int mlx_contiguous(mlx_array* res, const mlx_array a, bool allow_col_major,
                    const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "contiguous")) return api_fail();
-  return finish(res, op_contiguous(api_array(a), allow_col_major, st));
+  if (api_begin(res, "contiguous", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_contiguous(api_array(a), allow_col_major, st));
 }
 
 int mlx_view(mlx_array* res, const mlx_array a, mlx_dtype dtype, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "view")) return api_fail();
-  return finish(res, op_view(api_array(a), dtype, st));
+  if (api_begin(res, "view", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_view(api_array(a), dtype, st));
 }
 
 int mlx_stop_gradient(mlx_array* res, const mlx_array a, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "stop_gradient")) return api_fail();
-  return finish(res, op_stop_gradient(api_array(a), st));
+  if (api_begin(res, "stop_gradient", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_stop_gradient(api_array(a), st));
 }
 
 int mlx_reshape(mlx_array* res, const mlx_array a, const int* shape,
                 size_t shape_num, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "reshape")) return api_fail();
+  if (api_begin(res, "reshape", s, &st, 1, &a)) return api_fail();
   if (shape_num && !shape) {
     error_set("[reshape] The shape pointer is NULL.");
     return api_fail();
   }
-  return finish(res, op_reshape(api_array(a), shape, (int)shape_num, st));
+  return api_finish(res, op_reshape(api_array(a), shape, (int)shape_num, st));
 }
 
 int mlx_broadcast_to(mlx_array* res, const mlx_array a, const int* shape,
                      size_t shape_num, const mlx_stream s) {
   stream st;
-  if (prologue(res, a, s, &st, "broadcast_to")) return api_fail();
-  return finish(res, op_broadcast_to(api_array(a), shape, (int)shape_num, st));
+  if (api_begin(res, "broadcast_to", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_broadcast_to(api_array(a), shape, (int)shape_num, st));
 }
 
 int mlx_broadcast_arrays(mlx_vector_array* res, const mlx_vector_array inputs,

@@ -9,32 +9,12 @@
 #include "mlx/c/ops.h"
 #include "ops/ops.h"
 
-/* Result pointer, input handle and stream, in that order. */
-static int begin(mlx_array* res, mlx_array a, mlx_stream s, stream* st, const char* op) {
-  if (!res) return error_set("[%s] The result pointer is NULL.", op);
-  if (api_check_array(a, op, "input")) return 1;
-  return api_stream(st, s, op);
-}
-
-static int finish(mlx_array* res, array* out) {
-  if (!out) return api_fail();
-  return api_set_result(res, out);
-}
-
-/* A caller's (pointer, count) pair as the ops take it. */
-static int count_arg(int* n, const void* ptr, size_t count, const char* op, const char* what) {
-  if (count > INT_MAX) return error_set("[%s] Too many %s (%zu).", op, what, count);
-  if (count && !ptr) return error_set("[%s] The %s pointer is NULL.", op, what);
-  *n = (int)count;
-  return 0;
-}
-
 /* The entry points that take only the array. */
 #define VIEW_ENTRY(name, call)                                          \
   int mlx_##name(mlx_array* res, const mlx_array a, const mlx_stream s) { \
     stream st;                                                          \
-    if (begin(res, a, s, &st, #name)) return api_fail();                \
-    return finish(res, call);                                           \
+    if (api_begin(res, #name, s, &st, 1, &a)) return api_fail();                \
+    return api_finish(res, call);                                           \
   }
 VIEW_ENTRY(squeeze, op_squeeze(api_array(a), st))
 VIEW_ENTRY(transpose, op_transpose(api_array(a), st))
@@ -49,9 +29,9 @@ VIEW_ENTRY(atleast_3d, op_atleast(api_array(a), 3, st))
                  size_t axes_num, const mlx_stream s) {                         \
     stream st;                                                                  \
     int n = 0;                                                                  \
-    if (begin(res, a, s, &st, #name) || count_arg(&n, axes, axes_num, #name, "axes")) \
+    if (api_begin(res, #name, s, &st, 1, &a) || api_count_arg(&n, axes, axes_num, #name, "axes")) \
       return api_fail();                                                        \
-    return finish(res, op_fn(api_array(a), axes, n, st));                       \
+    return api_finish(res, op_fn(api_array(a), axes, n, st));                       \
   }
 AXES_ENTRY(squeeze_axes, op_squeeze_axes)
 AXES_ENTRY(expand_dims_axes, op_expand_dims_axes)
@@ -60,43 +40,43 @@ AXES_ENTRY(transpose_axes, op_transpose_axes)
 
 int mlx_squeeze_axis(mlx_array* res, const mlx_array a, int axis, const mlx_stream s) {
   stream st;
-  if (begin(res, a, s, &st, "squeeze")) return api_fail();
-  return finish(res, op_squeeze_axes(api_array(a), &axis, 1, st));
+  if (api_begin(res, "squeeze", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_squeeze_axes(api_array(a), &axis, 1, st));
 }
 
 int mlx_expand_dims(mlx_array* res, const mlx_array a, int axis, const mlx_stream s) {
   stream st;
-  if (begin(res, a, s, &st, "expand_dims")) return api_fail();
-  return finish(res, op_expand_dims_axes(api_array(a), &axis, 1, st));
+  if (api_begin(res, "expand_dims", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_expand_dims_axes(api_array(a), &axis, 1, st));
 }
 
 int mlx_flatten(mlx_array* res, const mlx_array a, int start_axis, int end_axis,
                 const mlx_stream s) {
   stream st;
-  if (begin(res, a, s, &st, "flatten")) return api_fail();
-  return finish(res, op_flatten(api_array(a), start_axis, end_axis, st));
+  if (api_begin(res, "flatten", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_flatten(api_array(a), start_axis, end_axis, st));
 }
 
 int mlx_unflatten(mlx_array* res, const mlx_array a, int axis, const int* shape,
                   size_t shape_num, const mlx_stream s) {
   stream st;
   int n = 0;
-  if (begin(res, a, s, &st, "unflatten") || count_arg(&n, shape, shape_num, "unflatten", "shape"))
+  if (api_begin(res, "unflatten", s, &st, 1, &a) || api_count_arg(&n, shape, shape_num, "unflatten", "shape"))
     return api_fail();
-  return finish(res, op_unflatten(api_array(a), axis, shape, n, st));
+  return api_finish(res, op_unflatten(api_array(a), axis, shape, n, st));
 }
 
 int mlx_swapaxes(mlx_array* res, const mlx_array a, int axis1, int axis2, const mlx_stream s) {
   stream st;
-  if (begin(res, a, s, &st, "swapaxes")) return api_fail();
-  return finish(res, op_swapaxes(api_array(a), axis1, axis2, st));
+  if (api_begin(res, "swapaxes", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_swapaxes(api_array(a), axis1, axis2, st));
 }
 
 int mlx_moveaxis(mlx_array* res, const mlx_array a, int source, int destination,
                  const mlx_stream s) {
   stream st;
-  if (begin(res, a, s, &st, "moveaxis")) return api_fail();
-  return finish(res, op_moveaxis(api_array(a), source, destination, st));
+  if (api_begin(res, "moveaxis", s, &st, 1, &a)) return api_fail();
+  return api_finish(res, op_moveaxis(api_array(a), source, destination, st));
 }
 
 int mlx_as_strided(mlx_array* res, const mlx_array a, const int* shape, size_t shape_num,
@@ -104,9 +84,9 @@ int mlx_as_strided(mlx_array* res, const mlx_array a, const int* shape, size_t s
                    const mlx_stream s) {
   stream st;
   int nshape = 0, nstrides = 0;
-  if (begin(res, a, s, &st, "as_strided") ||
-      count_arg(&nshape, shape, shape_num, "as_strided", "shape") ||
-      count_arg(&nstrides, strides, strides_num, "as_strided", "strides"))
+  if (api_begin(res, "as_strided", s, &st, 1, &a) ||
+      api_count_arg(&nshape, shape, shape_num, "as_strided", "shape") ||
+      api_count_arg(&nstrides, strides, strides_num, "as_strided", "strides"))
     return api_fail();
-  return finish(res, op_as_strided(api_array(a), shape, nshape, strides, nstrides, offset, st));
+  return api_finish(res, op_as_strided(api_array(a), shape, nshape, strides, nstrides, offset, st));
 }
