@@ -307,15 +307,26 @@ void array_retain(array* a) {
 /* Releasing can cascade through a long pending chain (each node holds its
  * inputs). To keep the C stack flat, releases found while one is already
  * running are queued and handled by the outermost call. */
+/* The queue starts in thread-local storage and moves to the heap only when
+ * it outgrows it; the heap copy is freed once drained, so a thread that
+ * exits leaves nothing allocated behind. */
+#define RELEASE_INLINE 64
+static _Thread_local array* release_inline[RELEASE_INLINE];
 static _Thread_local array** release_queue;
 static _Thread_local size_t release_len, release_cap;
 static _Thread_local bool releasing;
 
 static void release_push(array* a) {
+  if (!release_queue) {
+    release_queue = release_inline;
+    release_cap = RELEASE_INLINE;
+  }
   if (release_len == release_cap) {
-    size_t cap = release_cap ? release_cap * 2 : 64;
-    array** q = realloc(release_queue, cap * sizeof *q);
+    size_t cap = release_cap * 2;
+    bool on_heap = release_queue != release_inline;
+    array** q = realloc(on_heap ? release_queue : NULL, cap * sizeof *q);
     if (!q) abort(); /* cannot continue safely without memory for bookkeeping */
+    if (!on_heap) memcpy(q, release_inline, sizeof release_inline);
     release_queue = q;
     release_cap = cap;
   }
@@ -370,7 +381,7 @@ void release_drain(void) {
   releasing = true;
   while (release_len) release_one(release_queue[--release_len]);
   releasing = false;
-  if (release_cap > 4096) {
+  if (release_queue != release_inline) {
     free(release_queue);
     release_queue = NULL;
     release_cap = 0;

@@ -11,6 +11,7 @@
 #include "mlx/c/map.h"
 #include "mlx/c/ops.h"
 #include "mlx/c/optional.h"
+#include "mlx/c/random.h"
 #include "mlx/c/stream.h"
 #include "mlx/c/string.h"
 #include "mlx/c/transforms.h"
