@@ -57,13 +57,14 @@ array* op_reshape(array* a, const int* shape, int ndim, stream s) {
       error_set("[reshape] Cannot infer the shape of an empty array");
       return NULL;
     }
-    if (a->size % known == 0) out[infer] = (int)(a->size / known);
+    /* as MLX: fill in size / known, then report the filled-in shape */
+    out[infer] = (int)(a->size / known);
     known *= (size_t)out[infer];
   }
   if (known != a->size) {
     char buf[512];
     error_set("[reshape] Cannot reshape array of size %zu into shape %s.", a->size,
-              error_format_shape(buf, sizeof buf, shape, ndim));
+              error_format_shape(buf, sizeof buf, out, ndim));
     return NULL;
   }
   if (ndim == a->ndim && (ndim == 0 || memcmp(out, a->shape, sizeof(int) * (size_t)ndim) == 0)) {
