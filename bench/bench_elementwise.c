@@ -8,64 +8,13 @@
  *  - op_overhead: building and evaluating a chain of 10,000 ops on a 0-d
  *    array, microseconds per op.
  * Times are medians of repeated runs; buffers are allocated before timing. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mlx/c/mlx.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
-typedef struct copy_job {
-  char* dst;
-  const char* src;
-  size_t n;
-} copy_job;
-
-static void* copy_part(void* p) {
-  copy_job* j = p;
-  memcpy(j->dst, j->src, j->n);
-  return NULL;
-}
-
-static double copy_bandwidth(int threads) {
-  size_t bytes = (size_t)1 << 30;
-  char* src = malloc(bytes);
-  char* dst = malloc(bytes);
-  memset(src, 1, bytes);
-  memset(dst, 2, bytes);
-  double times[7];
-  for (int r = 0; r < 7; r++) {
-    pthread_t t[16];
-    copy_job jobs[16];
-    double t0 = now();
-    for (int i = 0; i < threads; i++) {
-      jobs[i] = (copy_job){dst + i * (bytes / threads), src + i * (bytes / threads), bytes / threads};
-      pthread_create(&t[i], NULL, copy_part, &jobs[i]);
-    }
-    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-    times[r] = now() - t0;
-  }
-  free(src);
-  free(dst);
-  return 2.0 * (double)bytes / median(times, 7) / 1e9;
-}
+#include "common.h"
 
 static void bench_add(double copy_gbs, mlx_stream s) {
   int n = 16 << 20; /* 16 Mi floats = 64 MiB */
@@ -77,14 +26,14 @@ static void bench_add(double copy_gbs, mlx_stream s) {
   double times[11];
   for (int r = 0; r < 12; r++) {
     mlx_array c = mlx_array_new();
-    double t0 = now();
+    double t0 = bench_now();
     mlx_add(&c, a, b, s);
     mlx_array_eval(c);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (r > 0) times[r - 1] = t; /* the first run warms the allocator */
     mlx_array_free(c);
   }
-  double t = median(times, 11);
+  double t = bench_median(times, 11);
   double gbs = 3.0 * 64.0 * 1048576.0 / t / 1e9;
   printf("{\"bench\":\"add_f32_64MiB\",\"seconds\":%.6f,\"GBps\":%.2f,"
          "\"copy_GBps\":%.2f,\"fraction_of_copy\":%.3f}\n",
@@ -99,7 +48,7 @@ static void bench_overhead(mlx_stream s) {
   for (int r = 0; r < 9; r++) {
     mlx_array x = mlx_array_new_float(1.0f);
     mlx_array one = mlx_array_new_float(1e-4f);
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < ops; i++) {
       mlx_array y = mlx_array_new();
       mlx_add(&y, x, one, s);
@@ -107,18 +56,18 @@ static void bench_overhead(mlx_stream s) {
       x = y;
     }
     mlx_array_eval(x);
-    times[r] = now() - t0;
+    times[r] = bench_now() - t0;
     mlx_array_free(x);
     mlx_array_free(one);
   }
-  double t = median(times, 9);
+  double t = bench_median(times, 9);
   printf("{\"bench\":\"op_overhead\",\"ops\":%d,\"seconds\":%.6f,\"us_per_op\":%.3f}\n",
          ops, t, t / ops * 1e6);
 }
 
 int main(void) {
   mlx_stream s = mlx_default_cpu_stream_new();
-  double copy_gbs = copy_bandwidth(2);
+  double copy_gbs = bench_copy_bandwidth(2);
   printf("{\"bench\":\"copy_bandwidth\",\"threads\":2,\"bytes\":1073741824,\"GBps\":%.2f}\n",
          copy_gbs);
   bench_add(copy_gbs, s);

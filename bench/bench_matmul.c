@@ -14,25 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlx/c/mlx.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "common.h"
 
 static float* rand_floats(size_t n) {
   float* p = malloc(n * sizeof *p);
@@ -108,12 +93,12 @@ static void run_case(const bench_case* c, int reps, mlx_stream s) {
   double* t_op = malloc(sizeof(double) * (size_t)reps);
   mlx_array out = mlx_array_new();
   for (int r = -2; r < reps; r++) { /* two warm-up rounds */
-    double t0 = now_ms();
+    double t0 = (1e3 * bench_now());
     direct(c, da, db, dout);
-    double t1 = now_ms();
+    double t1 = (1e3 * bench_now());
     mlx_matmul(&out, a, b, s);
     mlx_array_eval(out);
-    double t2 = now_ms();
+    double t2 = (1e3 * bench_now());
     if (r >= 0) {
       t_direct[r] = t1 - t0;
       t_op[r] = t2 - t1;
@@ -121,7 +106,7 @@ static void run_case(const bench_case* c, int reps, mlx_stream s) {
     mlx_array_free(out);
     out = mlx_array_new();
   }
-  double md = median(t_direct, reps), mo = median(t_op, reps);
+  double md = bench_median(t_direct, reps), mo = bench_median(t_op, reps);
   double flop = 2.0 * c->batch * c->m * c->n * (double)c->k;
   printf("{\"bench\":\"matmul\",\"case\":\"%s\",\"dtype\":\"%s\",\"batch\":%d,\"m\":%d,"
          "\"n\":%d,\"k\":%d,\"b_transposed\":%s,\"reps\":%d,"

@@ -12,48 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlx/c/mlx.h"
+
+#include "common.h"
 
 #define N_MATS 4 /* 4 x 64 MiB of float32 inputs */
 #define ROWS 4096
 #define COLS 4096
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static void cpu_model(char* out, size_t n) {
-  snprintf(out, n, "unknown");
-  FILE* f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char* p = strchr(line, ':');
-      if (p) {
-        p += 2;
-        p[strcspn(p, "\n")] = 0;
-        snprintf(out, n, "%s", p);
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
 
 static size_t total_nbytes(mlx_vector_array v) {
   size_t n = 0;
@@ -77,24 +43,24 @@ static void bench_case(mlx_array* w, const char* mode, int group_size, int bits,
   for (int r = -1; r < reps; r++) { /* r = -1 warms up */
     mlx_array x = w[(r + N_MATS) % N_MATS];
     mlx_vector_array q = mlx_vector_array_new();
-    double t0 = now_s();
+    double t0 = bench_now();
     if (mlx_quantize(&q, x, gs, b, mode, none, s) || mlx_eval(q)) {
       fprintf(stderr, "quantize failed\n");
       exit(1);
     }
-    double t1 = now_s();
+    double t1 = bench_now();
     q_bytes = total_nbytes(q);
     mlx_array parts[3] = {mlx_array_new(), mlx_array_new(), mlx_array_new()};
     for (size_t i = 0; i < mlx_vector_array_size(q); i++) mlx_vector_array_get(&parts[i], q, i);
     mlx_array d = mlx_array_new();
     mlx_optional_dtype dtype = {wt, true};
-    double t2 = now_s();
+    double t2 = bench_now();
     if (mlx_dequantize(&d, parts[0], parts[1], parts[2], gs, b, mode, none, dtype, s) ||
         mlx_array_eval(d)) {
       fprintf(stderr, "dequantize failed\n");
       exit(1);
     }
-    double t3 = now_s();
+    double t3 = bench_now();
     if (r >= 0) {
       qt[r] = t1 - t0;
       dt[r] = t3 - t2;
@@ -104,7 +70,7 @@ static void bench_case(mlx_array* w, const char* mode, int group_size, int bits,
     mlx_vector_array_free(q);
   }
   const char* dname = wt == MLX_FLOAT32 ? "float32" : "bfloat16";
-  double tq = median(qt, reps), td = median(dt, reps);
+  double tq = bench_median(qt, reps), td = bench_median(dt, reps);
   printf("{\"bench\":\"quantize\",\"mode\":\"%s\",\"bits\":%d,\"group_size\":%d,\"dtype\":\"%s\","
          "\"shape\":[%d,%d],\"seconds\":%.6f,\"input_GBps\":%.2f,\"moved_GBps\":%.2f}\n",
          mode, bits, group_size, dname, ROWS, COLS, tq, in_bytes / tq * 1e-9,
@@ -124,7 +90,7 @@ int main(int argc, char** argv) {
   if (reps < 1) reps = 1;
   mlx_stream s = mlx_default_cpu_stream_new();
   char cpu[256];
-  cpu_model(cpu, sizeof cpu);
+  bench_cpu_model(cpu, sizeof cpu);
   const char* threads = getenv("CMLX_NUM_THREADS");
   printf("{\"bench\":\"quantize_setup\",\"cpu\":\"%s\",\"CMLX_NUM_THREADS\":\"%s\","
          "\"matrices\":%d}\n",

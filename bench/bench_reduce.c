@@ -15,88 +15,15 @@
  * written once) over the median time of repeated runs; inputs are
  * evaluated and the allocator warmed before timing. Each op line carries
  * its fraction of copy bandwidth. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mlx/c/mlx.h>
 
+#include "common.h"
+
 #define RUNS 15
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
-/* ---- ceilings ---- */
-
-typedef struct part {
-  char* dst;
-  const char* src;
-  size_t n;
-  double sum;
-} part;
-
-static void* copy_part(void* p) {
-  part* j = p;
-  memcpy(j->dst, j->src, j->n);
-  return NULL;
-}
-
-static void* sum_part(void* p) {
-  part* j = p;
-  const float* x = (const float*)j->src;
-  size_t n = j->n / sizeof(float);
-  float acc[32] = {0};
-  for (size_t i = 0; i + 32 <= n; i += 32)
-    for (int k = 0; k < 32; k++) acc[k] += x[i + k];
-  double s = 0;
-  for (int k = 0; k < 32; k++) s += acc[k];
-  j->sum = s;
-  return NULL;
-}
-
-/* Runs fn over two halves of 1 GiB on two threads; GB/s of `factor` times
- * the bytes. */
-static double two_threads(void* (*fn)(void*), double factor) {
-  size_t bytes = (size_t)1 << 30;
-  char* src = malloc(bytes);
-  char* dst = malloc(bytes);
-  /* non-zero contents: a zeroed allocation may read from the shared zero
-   * page and fake a bandwidth no real data gets */
-  memset(src, 1, bytes);
-  memset(dst, 2, bytes);
-  double times[7], sink = 0;
-  for (int r = 0; r < 7; r++) {
-    pthread_t t[2];
-    part jobs[2];
-    double t0 = now();
-    for (int i = 0; i < 2; i++) {
-      jobs[i] = (part){dst + i * (bytes / 2), src + i * (bytes / 2), bytes / 2, 0};
-      pthread_create(&t[i], NULL, fn, &jobs[i]);
-    }
-    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-    times[r] = now() - t0;
-    sink += jobs[0].sum;
-  }
-  free(src);
-  free(dst);
-  if (sink != 0) printf("# %g\n", sink);
-  return factor * (double)bytes / median(times, 7) / 1e9;
-}
 
 /* ---- ops ---- */
 
@@ -122,14 +49,14 @@ static double time_op(op_fn op, mlx_array a, mlx_stream s) {
   double times[RUNS];
   for (int r = 0; r <= RUNS; r++) {
     mlx_array c = mlx_array_new();
-    double t0 = now();
+    double t0 = bench_now();
     op(&c, a, s);
     mlx_array_eval(c);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (r > 0) times[r - 1] = t;
     mlx_array_free(c);
   }
-  return median(times, RUNS);
+  return bench_median(times, RUNS);
 }
 
 static void report(const char* name, double seconds, double bytes, double copy_gbs) {
@@ -163,10 +90,10 @@ static int cumsum_first(mlx_array* o, mlx_array a, mlx_stream s) {
 
 int main(void) {
   mlx_stream s = mlx_default_cpu_stream_new();
-  double copy_gbs = two_threads(copy_part, 2.0);
+  double copy_gbs = bench_copy_bandwidth(2);
   printf("{\"bench\":\"copy_bandwidth\",\"threads\":2,\"bytes\":1073741824,\"GBps\":%.2f}\n",
          copy_gbs);
-  double read_gbs = two_threads(sum_part, 1.0);
+  double read_gbs = bench_read_bandwidth(2);
   printf("{\"bench\":\"read_bandwidth\",\"threads\":2,\"bytes\":1073741824,\"GBps\":%.2f}\n",
          read_gbs);
 
