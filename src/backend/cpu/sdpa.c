@@ -198,16 +198,18 @@ CPU_KERNEL static void scores_rows(float* S, const float* K, const float* Qt, in
 
 /* The 8 sums of the lanes of a[0..8), as one vector (lane i: a[i]). */
 static inline __attribute__((always_inline)) vf vsum8(const vf* a) {
-  const vi even = {0, 2, 8, 10, 4, 6, 12, 14}, odd = {1, 3, 9, 11, 5, 7, 13, 15};
+#define EVEN(x, y) __builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14)
+#define ODD(x, y) __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15)
   vf b[4];
   for (int i = 0; i < 4; i++)
-    b[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], even) +
-           __builtin_shuffle(a[2 * i], a[2 * i + 1], odd);
-  vf c0 = __builtin_shuffle(b[0], b[1], even) + __builtin_shuffle(b[0], b[1], odd);
-  vf c1 = __builtin_shuffle(b[2], b[3], even) + __builtin_shuffle(b[2], b[3], odd);
+    b[i] = EVEN(a[2 * i], a[2 * i + 1]) + ODD(a[2 * i], a[2 * i + 1]);
+  vf c0 = EVEN(b[0], b[1]) + ODD(b[0], b[1]);
+  vf c1 = EVEN(b[2], b[3]) + ODD(b[2], b[3]);
   /* c0 holds a0..a3's halves in its low and high 4 lanes, c1 a4..a7's */
-  const vi lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
-  return __builtin_shuffle(c0, c1, lo) + __builtin_shuffle(c0, c1, hi);
+  return __builtin_shufflevector(c0, c1, 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(c0, c1, 4, 5, 6, 7, 12, 13, 14, 15);
+#undef EVEN
+#undef ODD
 }
 
 /* Sixteen elements as two float vectors. float32: elements 0-7 and 8-15.
@@ -359,7 +361,6 @@ CPU_KERNEL static void softmax_step(float* S, float* m, float* l, float* corr, i
  * full width. A key past nk in the last pair counts as -inf. */
 CPU_KERNEL static void softmax_step_pairs(float* S, float* m, float* l, float* corr, int nk) {
   const vf ninf = vsplat(-INFINITY), zero = {0}, one = vsplat(1.0f);
-  const vi swap = {4, 5, 6, 7, 0, 1, 2, 3};
   if (nk % 2)
     for (int c = 0; c < 4; c++) S[(size_t)nk * 4 + c] = -INFINITY;
   int n2 = (nk + 1) / 2;
@@ -368,7 +369,7 @@ CPU_KERNEL static void softmax_step_pairs(float* S, float* m, float* l, float* c
   for (; j + 2 <= n2; j += 2) b0 = VMAX(b0, vload(S + 8 * j)), b1 = VMAX(b1, vload(S + 8 * j + 8));
   if (j < n2) b0 = VMAX(b0, vload(S + 8 * j));
   vf bm = VMAX(b0, b1);
-  bm = VMAX(bm, __builtin_shuffle(bm, swap));
+  bm = VMAX(bm, __builtin_shufflevector(bm, bm, 4, 5, 6, 7, 0, 1, 2, 3));
   float m8[8], l8[8];
   memcpy(m8, m, 4 * sizeof(float)), memcpy(m8 + 4, m, 4 * sizeof(float));
   vf mo = vload(m8);
@@ -389,7 +390,7 @@ CPU_KERNEL static void softmax_step_pairs(float* S, float* m, float* l, float* c
     sum0 += p0;
   }
   vf sum = sum0 + sum1;
-  sum += __builtin_shuffle(sum, swap);
+  sum += __builtin_shufflevector(sum, sum, 4, 5, 6, 7, 0, 1, 2, 3);
   memcpy(l8, l, 4 * sizeof(float)), memcpy(l8 + 4, l, 4 * sizeof(float));
   vf lv = vload(l8) * cr + sum;
   VSTORE(m8, mn), VSTORE(l8, lv);
