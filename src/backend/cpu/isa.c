@@ -7,6 +7,7 @@
 
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static cpu_isa_level isa_level = CPU_ISA_BASELINE;
+static bool isa_bf16 = false;
 
 static void isa_detect(void) {
   cpu_isa_level l = CPU_ISA_BASELINE;
@@ -27,11 +28,19 @@ static void isa_detect(void) {
     if (cap < l) l = cap;
   }
   isa_level = l;
+#if defined(__x86_64__) && defined(__GNUC__)
+  isa_bf16 = l == CPU_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+#endif
 }
 
 cpu_isa_level cpu_isa(void) {
   pthread_once(&isa_once, isa_detect);
   return isa_level;
+}
+
+bool cpu_has_avx512_bf16(void) {
+  pthread_once(&isa_once, isa_detect);
+  return isa_bf16;
 }
 
 const char* cpu_isa_name(cpu_isa_level level) {

@@ -9,6 +9,8 @@
 #ifndef CMLX_CPU_ISA_H
 #define CMLX_CPU_ISA_H
 
+#include <stdbool.h>
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(CMLX_NO_MULTIVERSION)
 #define CPU_KERNEL \
@@ -25,6 +27,8 @@ typedef enum cpu_isa_level {
 
 /* The level in use: what the CPU supports, capped by CMLX_ISA. */
 cpu_isa_level cpu_isa(void);
+/* AVX-512 BF16 (vdpbf16ps) at the AVX512 level in use. */
+bool cpu_has_avx512_bf16(void);
 const char* cpu_isa_name(cpu_isa_level level);
 
 #endif

@@ -1,0 +1,265 @@
+/* bench_qmm.c - quantized_matmul through the mlx-c API, against the
+ * machine's own ceilings measured in the same run.
+ *
+ * Ceilings (DECISIONS.md "How we measure"):
+ * - read bandwidth: 2 threads summing a 1 GiB array (bench/common.c);
+ * - FMA peak: 2 threads of independent float32 FMA chains (AVX-512 where
+ *   the CPU has it, else AVX2), GFLOP/s;
+ * - OpenBLAS sgemm on the same shape with the weights dequantized
+ *   beforehand (dequantization not timed).
+ * Cases: weights [N, K] = [4096, 4096] and [14336, 4096] (transpose =
+ * true), affine 4-bit g64, affine 8-bit g64, mxfp4, quantized from
+ * bfloat16 weights (MLX checkpoints: bfloat16 scales and biases);
+ * activations bfloat16 and float32; M = 1, 4, 16, 64, 512. Memory-bound
+ * cases cycle through distinct copies of the weights, 512 MiB in all, so
+ * they stream from memory; compute-bound ones (M >= 64) use two copies.
+ *
+ * One JSON line per case: median seconds per product, GB/s of weight bytes
+ * (wq + scales + biases) and its ratio to the read bandwidth, GFLOP/s and
+ * its ratios to the FMA peak and to sgemm (M >= 64). The first lines give
+ * the CPU, the ISA in use, OpenBLAS's configuration and the ceilings.
+ *
+ * Usage: bench_qmm [reps] [quick|full] [format] [M]
+ *   reps default 5; "quick": N = 4096 only; format (affine4_g64,
+ *   affine8_g64, mxfp4) and M pick single cases. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/isa.h"
+#include "common.h"
+#include "mlx/c/mlx.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define STREAM_BYTES (512.0 * 1024 * 1024)
+
+/* ---- ceilings (read bandwidth: bench/common.c) ---- */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FMA_ITERS 50000000L
+__attribute__((target("avx512f"))) static float fma_avx512(long iters) {
+  __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  __m512 acc[12];
+  for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps((float)j);
+  for (long i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  float s = 0;
+  for (int j = 0; j < 12; j++) s += _mm512_reduce_add_ps(acc[j]);
+  return s;
+}
+__attribute__((target("avx2,fma"))) static float fma_avx2(long iters) {
+  __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  __m256 acc[12];
+  for (int j = 0; j < 12; j++) acc[j] = _mm256_set1_ps((float)j);
+  for (long i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+  __m256 s = acc[0];
+  for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, acc[j]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+#endif
+
+typedef struct fma_arg {
+  long iters;
+  int wide; /* 16 or 8 lanes */
+  float result;
+} fma_arg;
+
+static void* fma_thread(void* p) {
+  fma_arg* a = p;
+#if defined(__x86_64__) && defined(__GNUC__)
+  a->result = a->wide == 16 ? fma_avx512(a->iters) : fma_avx2(a->iters);
+#endif
+  return NULL;
+}
+
+/* GFLOP/s of 2 threads of FMA chains, and the lane count used. */
+static double fma_peak(int* lanes) {
+  *lanes = cpu_isa() >= CPU_ISA_AVX512 ? 16 : cpu_isa() >= CPU_ISA_AVX2 ? 8 : 0;
+  if (!*lanes) return 0;
+  double t[3];
+  long iters = FMA_ITERS / 4;
+  for (int r = 0; r < 3; r++) {
+    fma_arg args[2] = {{iters, *lanes, 0}, {iters, *lanes, 0}};
+    pthread_t th;
+    double t0 = bench_now();
+    pthread_create(&th, NULL, fma_thread, &args[1]);
+    fma_thread(&args[0]);
+    pthread_join(th, NULL);
+    t[r] = bench_now() - t0;
+  }
+  return 2.0 * 2 * 12 * (*lanes) * (double)iters / bench_median(t, 3) / 1e9;
+}
+
+/* ---- cases ---- */
+
+typedef struct qformat {
+  const char* name;
+  const char* mode;
+  int bits, group_size;
+} qformat;
+
+static mlx_array random_matrix(int rows, int cols, mlx_dtype t, mlx_stream s) {
+  int shape[2] = {rows, cols};
+  mlx_array key = mlx_array_new(), r = mlx_array_new(), c = mlx_array_new();
+  mlx_random_key(&key, 7);
+  mlx_array lo = mlx_array_new_float32(-1.0f), hi = mlx_array_new_float32(1.0f);
+  mlx_random_uniform(&r, lo, hi, shape, 2, MLX_FLOAT32, key, s);
+  mlx_astype(&c, r, t, s);
+  mlx_array_eval(c);
+  mlx_array_free(key);
+  mlx_array_free(r);
+  mlx_array_free(lo);
+  mlx_array_free(hi);
+  return c;
+}
+
+typedef struct weights {
+  int copies;
+  mlx_array *wq, *scales, *biases;
+  size_t bytes; /* of one copy */
+} weights;
+
+static weights make_weights(const qformat* f, int N, int K, mlx_stream s) {
+  weights w = {0};
+  mlx_array wf = random_matrix(N, K, MLX_BFLOAT16, s);
+  mlx_vector_array q = mlx_vector_array_new();
+  mlx_optional_int gs = {f->group_size, true}, bits = {f->bits, true};
+  mlx_quantize(&q, wf, gs, bits, f->mode, mlx_array_new(), s);
+  mlx_array parts[3] = {mlx_array_new(), mlx_array_new(), mlx_array_new()};
+  size_t np = mlx_vector_array_size(q);
+  for (size_t i = 0; i < np; i++) {
+    mlx_vector_array_get(&parts[i], q, i);
+    mlx_array_eval(parts[i]);
+    w.bytes += mlx_array_nbytes(parts[i]);
+  }
+  w.copies = (int)(STREAM_BYTES / (double)w.bytes + 0.5);
+  if (w.copies < 2) w.copies = 2;
+  w.wq = calloc((size_t)w.copies, sizeof(mlx_array));
+  w.scales = calloc((size_t)w.copies, sizeof(mlx_array));
+  w.biases = calloc((size_t)w.copies, sizeof(mlx_array));
+  for (int c = 0; c < w.copies; c++) {
+    mlx_array* dst[3] = {&w.wq[c], &w.scales[c], &w.biases[c]};
+    for (int i = 0; i < 3; i++) *dst[i] = mlx_array_new();
+    for (size_t i = 0; i < np; i++) {
+      mlx_copy(dst[i], parts[i], s);
+      mlx_array_eval(*dst[i]);
+    }
+  }
+  for (int i = 0; i < 3; i++) mlx_array_free(parts[i]);
+  mlx_vector_array_free(q);
+  mlx_array_free(wf);
+  return w;
+}
+
+static void free_weights(weights* w) {
+  for (int c = 0; c < w->copies; c++) {
+    mlx_array_free(w->wq[c]);
+    mlx_array_free(w->scales[c]);
+    mlx_array_free(w->biases[c]);
+  }
+  free(w->wq);
+  free(w->scales);
+  free(w->biases);
+}
+
+/* Seconds of sgemm [M, K] x [K, N]^T on dequantized float32 weights. */
+static double sgemm_seconds(int M, int N, int K, int reps) {
+  float* a = malloc(sizeof(float) * (size_t)M * K);
+  float* b = malloc(sizeof(float) * (size_t)N * K);
+  float* c = malloc(sizeof(float) * (size_t)M * N);
+  for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 13) * 0.01f;
+  for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 7) * 0.01f;
+  double t[16];
+  for (int r = -1; r < reps; r++) {
+    double t0 = bench_now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+    if (r >= 0) t[r] = bench_now() - t0;
+  }
+  free(a);
+  free(b);
+  free(c);
+  return bench_median(t, reps);
+}
+
+static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dtype xt, int reps,
+                       double read_bw, double peak, mlx_stream s) {
+  mlx_array x = random_matrix(M, K, xt, s);
+  mlx_optional_int gs = {f->group_size, true}, bits = {f->bits, true};
+  int copies = M >= 64 ? 2 : w->copies;
+  double t[16];
+  for (int r = -1; r < reps; r++) {
+    double t0 = bench_now();
+    for (int c = 0; c < copies; c++) {
+      mlx_array out = mlx_array_new();
+      mlx_quantized_matmul(&out, x, w->wq[c], w->scales[c], w->biases[c], true, gs, bits,
+                           f->mode, s);
+      mlx_array_eval(out);
+      mlx_array_free(out);
+    }
+    if (r >= 0) t[r] = (bench_now() - t0) / copies;
+  }
+  double sec = bench_median(t, reps);
+  double gbps = (double)w->bytes / sec / 1e9;
+  double gflops = 2.0 * M * (double)N * K / sec / 1e9;
+  printf("{\"bench\":\"qmm\",\"format\":\"%s\",\"N\":%d,\"K\":%d,\"M\":%d,\"x\":\"%s\","
+         "\"seconds\":%.6g,\"weight_GBps\":%.4g,\"read_bw_ratio\":%.3f,\"gflops\":%.4g",
+         f->name, N, K, M, xt == MLX_BFLOAT16 ? "bfloat16" : "float32", sec, gbps,
+         gbps / read_bw, gflops);
+  if (M >= 64) {
+    double sg = sgemm_seconds(M, N, K, reps);
+    printf(",\"fma_peak_ratio\":%.3f,\"sgemm_gflops\":%.4g,\"sgemm_ratio\":%.3f",
+           peak > 0 ? gflops / peak : 0, 2.0 * M * (double)N * K / sg / 1e9, sg / sec);
+  }
+  printf("}\n");
+  fflush(stdout);
+  mlx_array_free(x);
+}
+
+int main(int argc, char** argv) {
+  int reps = argc > 1 ? atoi(argv[1]) : 5;
+  bool quick = argc > 2 && strcmp(argv[2], "quick") == 0;
+  const char* only_format = argc > 3 ? argv[3] : NULL;
+  int only_m = argc > 4 ? atoi(argv[4]) : 0;
+  if (reps < 1 || reps > 16) reps = 5;
+  mlx_stream s = mlx_default_cpu_stream_new();
+  char model[256];
+  bench_cpu_model(model, sizeof model);
+  int lanes;
+  double read_bw = bench_read_bandwidth(2);
+  double peak = fma_peak(&lanes);
+  printf("{\"bench\":\"qmm\",\"cpu\":\"%s\",\"isa\":\"%s\",\"avx512_bf16\":%s,"
+         "\"openblas_config\":\"%s\",\"openblas_threads\":%d}\n",
+         model, cpu_isa_name(cpu_isa()), cpu_has_avx512_bf16() ? "true" : "false",
+         openblas_get_config(), openblas_get_num_threads());
+  printf("{\"bench\":\"qmm\",\"read_bw_GBps\":%.4g,\"fma_peak_gflops\":%.4g,\"fma_lanes\":%d}\n",
+         read_bw, peak, lanes);
+  fflush(stdout);
+  const qformat fmts[3] = {{"affine4_g64", "affine", 4, 64},
+                           {"affine8_g64", "affine", 8, 64},
+                           {"mxfp4", "mxfp4", 4, 32}};
+  const int shapes[2][2] = {{4096, 4096}, {14336, 4096}};
+  const int ms[5] = {1, 4, 16, 64, 512};
+  const mlx_dtype xts[2] = {MLX_BFLOAT16, MLX_FLOAT32};
+  for (int sh = 0; sh < (quick ? 1 : 2); sh++)
+    for (int f = 0; f < 3; f++) {
+      if (only_format && *only_format && strcmp(only_format, fmts[f].name) != 0) continue;
+      int N = shapes[sh][0], K = shapes[sh][1];
+      weights w = make_weights(&fmts[f], N, K, s);
+      for (int mi = 0; mi < 5; mi++)
+        for (int xi = 0; xi < 2; xi++)
+          if (!only_m || only_m == ms[mi])
+          bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, s);
+      free_weights(&w);
+    }
+  mlx_stream_free(s);
+  return 0;
+}
