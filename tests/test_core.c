@@ -325,6 +325,23 @@ static void test_memory_flat(void) {
   CHECK(alloc_cache_bytes() == cache_after_warmup);
 }
 
+/* Found by the npy fuzzer: an empty array whose other dims multiply past
+ * int64 must not overflow while its strides and flags are computed. */
+static void test_empty_with_huge_dims(void) {
+  int shape[5] = {0, 2147483647, 483, 2147483647, 483};
+  mlx_array a = mlx_array_new_data(NULL, shape, 5, MLX_INT8);
+  CHECK(a.ctx != NULL && mlx_array_size(a) == 0);
+  CHECK(mlx_array_strides(a) != NULL);
+  bool rc = false;
+  CHECK_OK(_mlx_array_is_row_contiguous(&rc, a));
+  CHECK(rc);
+  mlx_array t = mlx_array_new();
+  CHECK_OK(mlx_transpose(&t, a, test_stream));
+  CHECK_OK(mlx_array_eval(t));
+  mlx_array_free(t);
+  mlx_array_free(a);
+}
+
 int main(void) {
   test_init();
   test_scalars();
@@ -336,5 +353,6 @@ int main(void) {
   test_eval_vector();
   test_streams();
   test_memory_flat();
+  test_empty_with_huge_dims();
   return test_finish("core");
 }

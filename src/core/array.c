@@ -96,25 +96,29 @@ int shape_check(const char* op, const int* shape, int ndim, size_t* size_out) {
 }
 
 void array_row_strides(const int* shape, int ndim, int64_t* strides) {
-  int64_t s = 1;
+  /* unsigned: an empty array may have dims whose product overflows (its
+   * strides are never used to address memory then) */
+  uint64_t s = 1;
   for (int i = ndim - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
+    strides[i] = (int64_t)s;
+    s *= (uint64_t)shape[i];
   }
 }
 
 void array_update_flags(array* a) {
   /* row/col contiguity ignores size-1 dims, whose stride is meaningless */
   bool row = true, col = true;
+  /* an empty array is contiguous every way; its dims may overflow products */
+  int nd = a->size == 0 ? 0 : a->ndim;
   int64_t s = 1;
-  for (int i = a->ndim - 1; i >= 0; i--) {
+  for (int i = nd - 1; i >= 0; i--) {
     if (a->shape[i] != 1) {
       if (a->strides[i] != s) row = false;
       s *= a->shape[i];
     }
   }
   s = 1;
-  for (int i = 0; i < a->ndim; i++) {
+  for (int i = 0; i < nd; i++) {
     if (a->shape[i] != 1) {
       if (a->strides[i] != s) col = false;
       s *= a->shape[i];
