@@ -91,3 +91,28 @@ int64_t test_ulp_f32(float a, float b) {
   int64_t d = (int64_t)ia - (int64_t)ib;
   return d < 0 ? -d : d;
 }
+
+void test_write_bytes(const char* path, const void* data, size_t n) {
+  FILE* f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (!f) return;
+  if (n) CHECK(fwrite(data, 1, n, f) == n);
+  fclose(f);
+}
+
+unsigned char* test_read_bytes(const char* path, size_t* n) {
+  *n = 0;
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char* p = malloc(len > 0 ? (size_t)len : 1);
+  if (!p) {
+    fclose(f);
+    return NULL;
+  }
+  *n = fread(p, 1, len > 0 ? (size_t)len : 0, f);
+  fclose(f);
+  return p;
+}

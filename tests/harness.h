@@ -90,6 +90,10 @@ char* test_tostring(mlx_array a);
 bool test_shape_is(mlx_array a, const int* shape, int ndim);
 /* A deterministic uniform random float in [lo, hi) (xorshift). */
 double test_rand(double lo, double hi);
+/* Writes n bytes to path (a CHECK fails if it cannot). */
+void test_write_bytes(const char* path, const void* data, size_t n);
+/* The whole file (malloc'd, caller frees), its size in *n; NULL if absent. */
+unsigned char* test_read_bytes(const char* path, size_t* n);
 /* float32 ulp distance. */
 int64_t test_ulp_f32(float a, float b);
 

@@ -25,27 +25,6 @@ static const char* tmp_path(const char* name) {
   return b;
 }
 
-static void write_bytes(const char* path, const void* data, size_t n) {
-  FILE* f = fopen(path, "wb");
-  CHECK(f != NULL);
-  if (!f) return;
-  if (n) CHECK(fwrite(data, 1, n, f) == n);
-  fclose(f);
-}
-
-static unsigned char* read_bytes(const char* path, size_t* n) {
-  *n = 0;
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char* p = malloc(len > 0 ? (size_t)len : 1);
-  *n = fread(p, 1, (size_t)len, f);
-  fclose(f);
-  return p;
-}
-
 /* A .npy file: magic, version, little-endian header length (2 bytes for
  * version 1, else 4), the dict, then data. */
 static unsigned char* craft(int version, const char* dict, const void* data,
@@ -168,7 +147,7 @@ static void test_round_trip(void) {
       CHECK_OK(mlx_save_writer(w, a));
       mlx_io_writer_free(w);
       size_t n;
-      unsigned char* file = read_bytes(p, &n);
+      unsigned char* file = test_read_bytes(p, &n);
       CHECK(file && n == mb.len && memcmp(file, mb.data, n) == 0);
       free(file);
       mlx_io_reader r = mlx_io_reader_new(&mb, mem_vtable);
@@ -205,7 +184,7 @@ static void test_written_format(void) {
   mlx_array a = test_array_f32(v, s, 2);
   CHECK_OK(mlx_save(tmp_path("fmt"), a)); /* ".npy" is appended */
   size_t n;
-  unsigned char* f = read_bytes(tmp_path("fmt.npy"), &n);
+  unsigned char* f = test_read_bytes(tmp_path("fmt.npy"), &n);
   const char* dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
   /* 10 + 60 bytes of dict + newline, padded to 128 (NumPy's length 118) */
   CHECK(f && n == 128 + 24);
@@ -223,7 +202,7 @@ static void test_written_format(void) {
   int s4[1] = {4};
   a = mlx_array_new_data(bytes, s4, 1, MLX_INT8);
   CHECK_OK(mlx_save(tmp_path("i8.npy"), a));
-  f = read_bytes(tmp_path("i8.npy"), &n);
+  f = test_read_bytes(tmp_path("i8.npy"), &n);
   dict = "{'descr': '|i1', 'fortran_order': False, 'shape': (4,), }";
   CHECK(f && n == 132 && memcmp(f + 10, dict, strlen(dict)) == 0);
   free(f);
@@ -239,7 +218,7 @@ static void test_foreign_files(void) {
   size_t n;
   unsigned char* f = craft(1, "{'descr': '>i4', 'fortran_order': True, 'shape': (2, 3), }\n",
                            be, sizeof be, &n);
-  write_bytes(tmp_path("be.npy"), f, n);
+  test_write_bytes(tmp_path("be.npy"), f, n);
   free(f);
   mlx_array a = mlx_array_new();
   CHECK_OK(mlx_load(&a, tmp_path("be.npy"), test_stream));
@@ -255,7 +234,7 @@ static void test_foreign_files(void) {
    * swapped on its own), double quotes */
   unsigned char cbe[8] = {0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0}; /* 1 - 2i */
   f = craft(2, "{\"shape\": (1,), \"fortran_order\": False, \"descr\": \">c8\"}", cbe, 8, &n);
-  write_bytes(tmp_path("c.npy"), f, n);
+  test_write_bytes(tmp_path("c.npy"), f, n);
   free(f);
   a = mlx_array_new();
   CHECK_OK(mlx_load(&a, tmp_path("c.npy"), test_stream));
@@ -266,7 +245,7 @@ static void test_foreign_files(void) {
   /* bfloat16 as MLX writes it ('<V2') and bool */
   uint16_t bf[2] = {0x3f80, 0xc000};
   f = craft(1, "{'descr': '<V2', 'fortran_order': False, 'shape': (2,), }", bf, 4, &n);
-  write_bytes(tmp_path("bf.npy"), f, n);
+  test_write_bytes(tmp_path("bf.npy"), f, n);
   free(f);
   a = mlx_array_new();
   CHECK_OK(mlx_load(&a, tmp_path("bf.npy"), test_stream));
@@ -274,7 +253,7 @@ static void test_foreign_files(void) {
   expect_bytes(a, MLX_BFLOAT16, s2, 1, bf, "bfloat16");
   mlx_array_free(a);
   f = craft(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", "\x01\x00", 2, &n);
-  write_bytes(tmp_path("b.npy"), f, n);
+  test_write_bytes(tmp_path("b.npy"), f, n);
   free(f);
   a = mlx_array_new();
   CHECK_OK(mlx_load(&a, tmp_path("b.npy"), test_stream));
@@ -328,7 +307,7 @@ static void expect_load_error(const char* name, const unsigned char* f, size_t n
                               const char* msg) {
   char path[512], label[600], want[1024];
   snprintf(path, sizeof path, "%s/bad-%s.npy", tmp_dir, name);
-  write_bytes(path, f, n);
+  test_write_bytes(path, f, n);
   snprintf(label, sizeof label, "file %s", path);
   snprintf(want, sizeof want, msg, label);
   mlx_array a = mlx_array_new();

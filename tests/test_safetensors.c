@@ -31,28 +31,6 @@ static const char* tmp_path(const char* name) {
   return b;
 }
 
-static void write_bytes(const char* path, const void* data, size_t n) {
-  FILE* f = fopen(path, "wb");
-  CHECK(f != NULL);
-  if (!f) return;
-  if (n) CHECK(fwrite(data, 1, n, f) == n);
-  fclose(f);
-}
-
-/* The whole file (malloc'd), its size in *n. */
-static unsigned char* read_bytes(const char* path, size_t* n) {
-  *n = 0;
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char* p = malloc(len > 0 ? (size_t)len : 1);
-  *n = fread(p, 1, (size_t)len, f);
-  fclose(f);
-  return p;
-}
-
 /* Number of entries in the temporary directory. */
 static int dir_entries(void) {
   DIR* d = opendir(tmp_dir);
@@ -318,7 +296,7 @@ static void test_round_trip_every_dtype(void) {
   mlx_io_writer_free(w);
   CHECK(out.frees == 1);
   size_t file_len;
-  unsigned char* file = read_bytes(path, &file_len);
+  unsigned char* file = test_read_bytes(path, &file_len);
   CHECK(file && file_len == out.len && memcmp(file, out.data, file_len) == 0);
   free(file);
 
@@ -374,7 +352,7 @@ static void test_header_format(void) {
   /* no suffix: ".safetensors" is appended, as MLX does */
   CHECK_OK(mlx_save_safetensors(tmp_path("fmt"), arrays, meta));
   size_t n;
-  unsigned char* f = read_bytes(tmp_path("fmt.safetensors"), &n);
+  unsigned char* f = test_read_bytes(tmp_path("fmt.safetensors"), &n);
   const char* header =
       "{\"__metadata__\":{\"format\":\"mlx\"},"
       "\"a\":{\"data_offsets\":[8,11],\"dtype\":\"U8\",\"shape\":[3]},"
@@ -396,7 +374,7 @@ static void test_header_format(void) {
   CHECK_OK(mlx_save_safetensors(tmp_path("none.safetensors"), none, meta));
   CHECK_OK(mlx_save_safetensors(tmp_path("none2.safetensors"), none,
                                 (mlx_map_string_to_string){NULL}));
-  f = read_bytes(tmp_path("none2.safetensors"), &n);
+  f = test_read_bytes(tmp_path("none2.safetensors"), &n);
   CHECK(f && n == 16 && memcmp(f, "\x08\0\0\0\0\0\0\0{}      ", 16) == 0);
   free(f);
   mlx_map_string_to_array got = mlx_map_string_to_array_new();
@@ -441,7 +419,7 @@ static void expect_load_error(const char* case_name, const unsigned char* bytes,
                               size_t n, const char* msg) {
   char path[256], want[1024];
   snprintf(path, sizeof path, "%s/bad-%s.safetensors", tmp_dir, case_name);
-  write_bytes(path, bytes, n);
+  test_write_bytes(path, bytes, n);
   mlx_map_string_to_array m = mlx_map_string_to_array_new();
   mlx_map_string_to_string md = mlx_map_string_to_string_new();
   char label[300];
@@ -609,7 +587,7 @@ static void test_malformed_files(void) {
   char want[512];
   for (size_t len = 0; len < 8; len += 5) {
     const char* p = tmp_path("short.safetensors");
-    write_bytes(p, "\x02\0\0\0\0", len);
+    test_write_bytes(p, "\x02\0\0\0\0", len);
     snprintf(want, sizeof want, "[load_safetensors] The file is only %zu bytes, too short "
              "for the 8-byte header length: file %s", len, p);
     EXPECT_ERROR(mlx_load_safetensors(&m, &md, p, test_stream), want);
@@ -687,7 +665,7 @@ static void test_accepted_variants(void) {
       "\"none\":{\"dtype\":\"F64\",\"shape\":[0,3],\"data_offsets\":[12,12]}}   \n\t",
       16, &n);
   const char* p = tmp_path("lenient.safetensors");
-  write_bytes(p, f, n);
+  test_write_bytes(p, f, n);
   mlx_map_string_to_array m = mlx_map_string_to_array_new();
   mlx_map_string_to_string md = mlx_map_string_to_string_new();
   CHECK_OK(mlx_load_safetensors(&m, &md, p, test_stream));
@@ -732,7 +710,7 @@ static void test_mapping_and_alignment(void) {
   while ((8 + strlen(header)) % 8 != 0) strcat(header, " ");
   unsigned char* f = craft(header, 18, &n);
   const char* p = tmp_path("align.safetensors");
-  write_bytes(p, f, n);
+  test_write_bytes(p, f, n);
   mlx_map_string_to_array m = mlx_map_string_to_array_new();
   mlx_map_string_to_string md = mlx_map_string_to_string_new();
   CHECK_OK(mlx_load_safetensors(&m, &md, p, test_stream));
@@ -800,7 +778,7 @@ static void test_save_errors(void) {
   mlx_array a = test_array_f32(x, s, 1);
   CHECK_OK(mlx_map_string_to_array_insert(arrays, "x", a));
   const char* target = tmp_path("target.safetensors");
-  write_bytes(target, "old contents", 12);
+  test_write_bytes(target, "old contents", 12);
   chmod(target, 0640);
   int before = dir_entries();
   CHECK_OK(mlx_save_safetensors(target, arrays, (mlx_map_string_to_string){NULL}));
@@ -808,7 +786,7 @@ static void test_save_errors(void) {
   struct stat st;
   CHECK(stat(target, &st) == 0 && (st.st_mode & 0777) == 0640);
   size_t n;
-  unsigned char* f = read_bytes(target, &n);
+  unsigned char* f = test_read_bytes(target, &n);
   CHECK(f && n > 12 && memcmp(f, "old contents", 12) != 0);
   free(f);
 
@@ -819,7 +797,7 @@ static void test_save_errors(void) {
   EXPECT_ERROR(mlx_save_safetensors(target, bad, (mlx_map_string_to_string){NULL}),
                "[save_safetensors] Tensor name '\xff\xfe' is not valid UTF-8.");
   CHECK(dir_entries() == before);
-  unsigned char* g = read_bytes(target, &n);
+  unsigned char* g = test_read_bytes(target, &n);
   f = g;
   mlx_map_string_to_array_free(bad);
   bad = mlx_map_string_to_array_new();
@@ -828,7 +806,7 @@ static void test_save_errors(void) {
                "[save_safetensors] The name \"__metadata__\" is reserved for the metadata "
                "and cannot name a tensor.");
   size_t n2;
-  g = read_bytes(target, &n2);
+  g = test_read_bytes(target, &n2);
   CHECK(f && g && n == n2 && memcmp(f, g, n) == 0);
   free(f);
   free(g);

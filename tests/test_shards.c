@@ -53,14 +53,6 @@ static void write_text(const char* path, const char* text) {
   fclose(f);
 }
 
-static void write_bytes(const char* path, const void* data, size_t n) {
-  FILE* f = fopen(path, "wb");
-  CHECK_MSG(f != NULL, "fopen %s", path);
-  if (!f) return;
-  CHECK(fwrite(data, 1, n, f) == n);
-  fclose(f);
-}
-
 static int remove_entry(const char* path, const struct stat* st, int flag,
                         struct FTW* ftw) {
   (void)st, (void)flag, (void)ftw;
@@ -530,7 +522,7 @@ static void test_index_disagreeing_with_shards(void) {
 
   /* a malformed shard reports the shard's own error */
   INDEX_WITH(-1, 0, NULL);
-  write_bytes(path_in(dir, b), "\x07\0\0\0\0\0\0\0{\"a\":1}", 15);
+  test_write_bytes(path_in(dir, b), "\x07\0\0\0\0\0\0\0{\"a\":1}", 15);
   mlx_map_string_to_array m = mlx_map_string_to_array_new();
   mlx_map_string_to_string meta = mlx_map_string_to_string_new();
   EXPECT_ERROR_PREFIX(cmlx_load_safetensors_dir(&m, &meta, index, test_stream),
