@@ -3,7 +3,7 @@
 # Sourced by run.sh and test.sh; safe to run repeatedly. With --fuzz, also
 # what the libFuzzer build needs (scripts/fuzz.sh): clang and its runtime.
 set -euo pipefail
-pkgs=(cmake build-essential pkg-config libopenblas-dev)
+pkgs=(cmake build-essential pkg-config libopenblas-dev libpcre2-dev)
 if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang libclang-rt-14-dev); fi
 need=()
 for pkg in "${pkgs[@]}"; do

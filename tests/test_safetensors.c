@@ -977,9 +977,9 @@ static void test_random_oracle(void) {
 }
 
 static void test_tiny_llama(void) {
-  const char* path = "/work/shared/fixtures/tiny-llama/model.safetensors";
+  const char* path = CMLX_TEST_DATA "/fixtures/tiny-llama/model.safetensors";
   if (access(path, R_OK) != 0) {
-    printf("SKIPPED: %s is not present\n", path);
+    CHECK_MSG(0, "%s is not present", path);
     return;
   }
   mlx_map_string_to_array m = mlx_map_string_to_array_new();
