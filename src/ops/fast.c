@@ -17,6 +17,7 @@
 #include "backend/cpu/sdpa.h"
 #include "core/error.h"
 #include "ops/binary_list.h"
+#include "ops/compose.h"
 #include "ops/fast.h"
 #include "ops/join.h"
 #include "ops/linalg.h"
@@ -30,34 +31,6 @@ static const primitive prim_layer_norm = {"LayerNorm", cpu_norm_eval, NULL, NULL
 static const primitive prim_rope = {"RoPE", cpu_rope_eval, NULL, NULL};
 
 #define SDPA "[scaled_dot_product_attention] "
-
-/* ---- temporaries of a composition, released together ---- */
-
-#define TEMPS_MAX 48
-
-typedef struct temps {
-  array* items[TEMPS_MAX];
-  int n;
-} temps;
-
-/* Keeps a (NULL passes through: the op failed and set the error). */
-static array* keep(temps* t, array* a) {
-  if (!a) return NULL;
-  if (t->n == TEMPS_MAX) {
-    array_release(a);
-    error_set("[fast] Too many temporaries.");
-    return NULL;
-  }
-  t->items[t->n++] = a;
-  return a;
-}
-
-/* Releases the temporaries and returns a new reference to out (or NULL). */
-static array* temps_finish(temps* t, array* out) {
-  if (out) array_retain(out);
-  for (int i = 0; i < t->n; i++) array_release(t->items[i]);
-  return out;
-}
 
 /* dst = expr, kept; on failure jump to `done`. */
 #define TRY(dst, expr)                     \

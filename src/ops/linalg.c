@@ -17,6 +17,7 @@
 #include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "ops/binary_list.h"
+#include "ops/compose.h"
 #include "ops/linalg.h"
 #include "ops/ops.h"
 #include "ops/reduce.h"
@@ -27,33 +28,11 @@ static const primitive prim_addmm = {"AddMM", cpu_matmul_eval, NULL, NULL};
 
 /* ---- small helpers for building graphs ---- */
 
-/* A new reference to a (NULL stays NULL). */
-static array* keep(array* a) {
-  if (a) array_retain(a);
-  return a;
-}
-
 /* Replaces *x by y, releasing the old value; true when y is NULL. */
 static bool replace(array** x, array* y) {
   array_release(*x);
   *x = y;
   return y == NULL;
-}
-
-/* Consuming forms of the elementwise ops: they take over their array
- * arguments, and a NULL argument (an earlier failure, already reported)
- * makes the result NULL without calling the op. */
-static array* bin(int op, array* x, array* y, stream s) {
-  array* r = x && y ? op_binary(op, x, y, s) : NULL;
-  array_release(x);
-  array_release(y);
-  return r;
-}
-
-static array* un(int op, array* x, stream s) {
-  array* r = x ? op_unary(op, x, s) : NULL;
-  array_release(x);
-  return r;
 }
 
 /* ---- matmul ---- */
@@ -119,8 +98,8 @@ static array* squeeze_vectors(array* out, int in_a_ndim, int in_b_ndim, stream s
 /* a (1-D -> [1, K]) and b (1-D -> [K, 1]) as matrices. */
 static int as_matrices(array** a, array** b, array* in_a, array* in_b, stream s) {
   int zero = 0, one = 1;
-  *a = in_a->ndim == 1 ? op_expand_dims_axes(in_a, &zero, 1, s) : keep(in_a);
-  *b = in_b->ndim == 1 ? op_expand_dims_axes(in_b, &one, 1, s) : keep(in_b);
+  *a = in_a->ndim == 1 ? op_expand_dims_axes(in_a, &zero, 1, s) : take_ref(in_a);
+  *b = in_b->ndim == 1 ? op_expand_dims_axes(in_b, &one, 1, s) : take_ref(in_b);
   return !*a || !*b;
 }
 
@@ -163,10 +142,10 @@ done:
 static array* addmm_composed(array* c, array* a, array* b, float alpha, float beta,
                              stream s) {
   array* ab = op_matmul(a, b, s);
-  array* left = bin(BINARY_MULTIPLY, ab, ab ? op_scalar(alpha, MLX_FLOAT32) : NULL, s);
+  array* left = take_binary(BINARY_MULTIPLY, ab, ab ? op_scalar(alpha, MLX_FLOAT32) : NULL, s);
   if (!left) return NULL;
-  array* right = bin(BINARY_MULTIPLY, op_scalar(beta, MLX_FLOAT32), keep(c), s);
-  return bin(BINARY_ADD, left, right, s);
+  array* right = take_binary(BINARY_MULTIPLY, op_scalar(beta, MLX_FLOAT32), take_ref(c), s);
+  return take_binary(BINARY_ADD, left, right, s);
 }
 
 /* addmm of a stack of matrices a [..., M, K] with one matrix b and a c of
@@ -358,7 +337,7 @@ array* op_outer(array* a, array* b, stream s) {
   int col[2] = {(int)a->size, 1};
   array* x = op_reshape(a, col, 2, s);
   array* y = x ? op_flatten(b, 0, -1, s) : NULL;
-  return bin(BINARY_MULTIPLY, x, y, s);
+  return take_binary(BINARY_MULTIPLY, x, y, s);
 }
 
 /* ---- whole-array comparisons ---- */
@@ -366,30 +345,31 @@ array* op_outer(array* a, array* b, stream s) {
 array* op_isclose(array* a, array* b, double rtol, double atol, bool equal_nan, stream s) {
   /* |a - b| <= atol + rtol * |b|, the tolerances as float32 scalars (MLX's
    * array(double) is float32), then corrected for infinities and NaNs */
-  array* rhs = bin(BINARY_ADD, op_scalar(atol, MLX_FLOAT32),
-                   bin(BINARY_MULTIPLY, op_scalar(rtol, MLX_FLOAT32),
-                       un(UNARY_ABS, keep(b), s), s),
+  array* rhs = take_binary(BINARY_ADD, op_scalar(atol, MLX_FLOAT32),
+                   take_binary(BINARY_MULTIPLY, op_scalar(rtol, MLX_FLOAT32),
+                       take_unary(UNARY_ABS, take_ref(b), s), s),
                    s);
-  array* lhs = un(UNARY_ABS, bin(BINARY_SUBTRACT, keep(a), keep(b), s), s);
-  array* out = bin(BINARY_LESS_EQUAL, lhs, rhs, s);
+  array* lhs = take_unary(UNARY_ABS, take_binary(BINARY_SUBTRACT, take_ref(a), take_ref(b), s), s);
+  array* out = take_binary(BINARY_LESS_EQUAL, lhs, rhs, s);
   if (!out) return NULL;
 
   array* a_pos = op_unary(UNARY_ISPOSINF, a, s);
   array* b_pos = op_unary(UNARY_ISPOSINF, b, s);
   array* a_neg = op_unary(UNARY_ISNEGINF, a, s);
   array* b_neg = op_unary(UNARY_ISNEGINF, b, s);
-  array* any_inf = bin(BINARY_LOGICAL_OR, bin(BINARY_LOGICAL_OR, keep(a_pos), keep(a_neg), s),
-                       bin(BINARY_LOGICAL_OR, keep(b_pos), keep(b_neg), s), s);
-  array* both_inf = bin(BINARY_LOGICAL_OR, bin(BINARY_LOGICAL_AND, a_pos, b_pos, s),
-                        bin(BINARY_LOGICAL_AND, a_neg, b_neg, s), s);
+  array* any_inf = take_binary(
+      BINARY_LOGICAL_OR, take_binary(BINARY_LOGICAL_OR, take_ref(a_pos), take_ref(a_neg), s),
+      take_binary(BINARY_LOGICAL_OR, take_ref(b_pos), take_ref(b_neg), s), s);
+  array* both_inf = take_binary(BINARY_LOGICAL_OR, take_binary(BINARY_LOGICAL_AND, a_pos, b_pos, s),
+                        take_binary(BINARY_LOGICAL_AND, a_neg, b_neg, s), s);
   /* elements with an infinity are close only when both are the same one */
-  out = bin(BINARY_LOGICAL_AND, out, un(UNARY_LOGICAL_NOT, any_inf, s), s);
-  out = bin(BINARY_LOGICAL_OR, out, both_inf, s);
+  out = take_binary(BINARY_LOGICAL_AND, out, take_unary(UNARY_LOGICAL_NOT, any_inf, s), s);
+  out = take_binary(BINARY_LOGICAL_OR, out, both_inf, s);
   if (equal_nan)
-    out = bin(BINARY_LOGICAL_OR, out,
-              bin(BINARY_LOGICAL_AND, op_unary(UNARY_ISNAN, a, s), op_unary(UNARY_ISNAN, b, s),
-                  s),
-              s);
+    out = take_binary(BINARY_LOGICAL_OR, out,
+                      take_binary(BINARY_LOGICAL_AND, op_unary(UNARY_ISNAN, a, s),
+                                  op_unary(UNARY_ISNAN, b, s), s),
+                      s);
   return out;
 }
 
@@ -410,10 +390,10 @@ array* op_array_equal(array* a, array* b, bool equal_nan, stream s) {
   array* y = x ? op_astype(b, t, s) : NULL;
   array* eq = x && y ? op_binary(BINARY_EQUAL, x, y, s) : NULL;
   if (eq && equal_nan) /* NaN == NaN counts as equal */
-    eq = bin(BINARY_LOGICAL_OR, eq,
-             bin(BINARY_LOGICAL_AND, op_unary(UNARY_ISNAN, x, s), op_unary(UNARY_ISNAN, y, s),
-                 s),
-             s);
+    eq = take_binary(BINARY_LOGICAL_OR, eq,
+                     take_binary(BINARY_LOGICAL_AND, op_unary(UNARY_ISNAN, x, s),
+                                 op_unary(UNARY_ISNAN, y, s), s),
+                     s);
   array_release(x);
   array_release(y);
   array* out = eq ? op_reduce(REDUCE_AND, eq, NULL, 0, false, s) : NULL;

@@ -15,6 +15,7 @@
 #include "backend/cpu/misc.h"
 #include "core/error.h"
 #include "ops/binary_list.h"
+#include "ops/compose.h"
 #include "ops/misc.h"
 #include "ops/ops.h"
 #include "ops/unary_list.h"
@@ -55,34 +56,16 @@ array* op_number_of_elements(array* a, const int* axes, int n, bool inverted, ml
 
 /* ---- windows ---- */
 
-/* The intermediates of a composition, released together. */
-typedef struct chain {
-  array* items[16];
-  int n;
-  bool failed;
-} chain;
 
-static array* keep(chain* c, array* a) {
-  if (!a) c->failed = true;
-  if (a && c->n < 16) c->items[c->n++] = a;
-  return a;
-}
-
-static array* chain_finish(chain* c, array* out) {
-  if (out) array_retain(out);
-  for (int i = 0; i < c->n; i++) array_release(c->items[i]);
-  return out;
-}
-
-static array* f32(chain* c, double v) {
+static array* f32(temps* c, double v) {
   return keep(c, op_scalar(v, MLX_FLOAT32));
 }
 
-static array* bin(chain* c, int op, array* x, array* y, stream s) {
+static array* bin(temps* c, int op, array* x, array* y, stream s) {
   return c->failed ? NULL : keep(c, op_binary(op, x, y, s));
 }
 
-static array* un(chain* c, int op, array* x, stream s) {
+static array* un(temps* c, int op, array* x, stream s) {
   return c->failed ? NULL : keep(c, op_unary(op, x, s));
 }
 
@@ -95,7 +78,7 @@ array* op_window(window_kind kind, int M, stream s) {
     int one = 1;
     return op_ones(&one, 1, MLX_FLOAT32, s);
   }
-  chain c = {.n = 0, .failed = false};
+  temps c = TEMPS_INIT;
   array* n = keep(&c, op_arange(0, M, 1, MLX_FLOAT32, s));
   array* out = NULL;
   switch (kind) {
@@ -125,7 +108,7 @@ array* op_window(window_kind kind, int M, stream s) {
       break;
     }
   }
-  return chain_finish(&c, c.failed ? NULL : out);
+  return temps_finish(&c, c.failed ? NULL : out);
 }
 
 /* ---- hadamard_transform ---- */

@@ -30,6 +30,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "ops/binary_list.h"
+#include "ops/compose.h"
 #include "ops/ops.h"
 #include "ops/random.h"
 #include "ops/indexing.h"
@@ -40,32 +41,6 @@
 static const primitive prim_bits = {"RandomBits", cpu_random_bits_eval, NULL, NULL};
 static const primitive prim_searchsorted = {"SearchSorted", cpu_searchsorted_eval, NULL,
                                             NULL};
-
-/* ---- composing helpers: consume their array arguments, NULL in -> NULL ---- */
-
-static array* ref(array* a) {
-  if (a) array_retain(a);
-  return a;
-}
-
-static array* bin(binary_op op, array* a, array* b, stream s) {
-  array* out = a && b ? op_binary(op, a, b, s) : NULL;
-  array_release(a);
-  array_release(b);
-  return out;
-}
-
-static array* un(unary_op op, array* a, stream s) {
-  array* out = a ? op_unary(op, a, s) : NULL;
-  array_release(a);
-  return out;
-}
-
-static array* cast(array* a, mlx_dtype dtype, stream s) {
-  array* out = a ? op_astype(a, dtype, s) : NULL;
-  array_release(a);
-  return out;
-}
 
 /* A 0-d array of dtype holding v (MLX's array(v, dtype)). */
 static array* scalar(double v, mlx_dtype dtype) {
@@ -140,7 +115,7 @@ array* random_next_key(void) {
 
 array* op_random_bits(const int* shape, int ndim, int width, array* key, stream s) {
   if (shape_check("bits", shape, ndim, NULL)) return NULL;
-  array* k = key ? ref(key) : random_next_key();
+  array* k = key ? take_ref(key) : random_next_key();
   if (!k) return NULL;
   char buf[256];
   if (k->dtype != MLX_UINT32) {
@@ -221,8 +196,9 @@ array* op_random_uniform(array* low, array* high, const int* shape, int ndim, ml
     error_set("[uniform] Can only generate uniform numbers with real floating point type.");
     return NULL;
   }
-  array* lo = cast(ref(low), dtype, s);
-  array* range = bin(BINARY_SUBTRACT, cast(ref(high), dtype, s), ref(lo), s);
+  array* lo = take_astype(take_ref(low), dtype, s);
+  array* range =
+      take_binary(BINARY_SUBTRACT, take_astype(take_ref(high), dtype, s), take_ref(lo), s);
   float upper = below_one(dtype);
   if (!range || check_uniform_shape(shape, ndim, range) ||
       (upper == 0.0f && error_set("[uniform] Unsupported type."))) {
@@ -231,10 +207,10 @@ array* op_random_uniform(array* low, array* high, const int* shape, int ndim, ml
     return NULL;
   }
   /* float32(bits) / float32(UINT32_MAX) (which is 2^32), kept below 1 */
-  array* u = bin(BINARY_DIVIDE, op_random_bits(shape, ndim, 4, key, s),
+  array* u = take_binary(BINARY_DIVIDE, op_random_bits(shape, ndim, 4, key, s),
                  scalar((double)UINT32_MAX, MLX_FLOAT32), s);
-  u = cast(bin(BINARY_MINIMUM, u, scalar(upper, MLX_FLOAT32), s), dtype, s);
-  return bin(BINARY_ADD, bin(BINARY_MULTIPLY, range, u, s), lo, s);
+  u = take_astype(take_binary(BINARY_MINIMUM, u, scalar(upper, MLX_FLOAT32), s), dtype, s);
+  return take_binary(BINARY_ADD, take_binary(BINARY_MULTIPLY, range, u, s), lo, s);
 }
 
 /* uniform(low, high) with float32 scalar bounds. */
@@ -272,7 +248,7 @@ static array* complex_normal(const int* shape, int ndim, array* loc, array* scal
   }
   if (ndim) memcpy(shape2, shape, sizeof(int) * (size_t)ndim);
   shape2[ndim] = 2;
-  array* samples = un(UNARY_ERFINV,
+  array* samples = take_unary(UNARY_ERFINV,
                       uniform_f32(nextafterf(-1.0f, 0.0f), 1.0f, shape2, ndim + 1, key, s), s);
   free(shape2);
   if (!samples) return NULL;
@@ -281,8 +257,8 @@ static array* complex_normal(const int* shape, int ndim, array* loc, array* scal
   int last = -1;
   samples = c ? op_squeeze_axes(c, &last, 1, s) : NULL;
   array_release(c);
-  if (samples && scale) samples = bin(BINARY_MULTIPLY, ref(scale), samples, s);
-  if (samples && loc) samples = bin(BINARY_ADD, ref(loc), samples, s);
+  if (samples && scale) samples = take_binary(BINARY_MULTIPLY, take_ref(scale), samples, s);
+  if (samples && loc) samples = take_binary(BINARY_ADD, take_ref(loc), samples, s);
   return samples;
 }
 
@@ -298,9 +274,13 @@ array* op_random_normal(const int* shape, int ndim, mlx_dtype dtype, array* loc,
   array* samples = uniform_f32(nextafterf(-1.0f, 0.0f), 1.0f, shape, ndim, key, s);
   if (!samples) return NULL;
   array* applied_scale = scalar(sqrt(2.0), dtype);
-  if (scale) applied_scale = bin(BINARY_MULTIPLY, applied_scale, cast(ref(scale), dtype, s), s);
-  samples = bin(BINARY_MULTIPLY, applied_scale, cast(un(UNARY_ERFINV, samples, s), dtype, s), s);
-  if (samples && loc) samples = bin(BINARY_ADD, cast(ref(loc), dtype, s), samples, s);
+  if (scale)
+    applied_scale =
+        take_binary(BINARY_MULTIPLY, applied_scale, take_astype(take_ref(scale), dtype, s), s);
+  samples = take_binary(BINARY_MULTIPLY, applied_scale,
+                        take_astype(take_unary(UNARY_ERFINV, samples, s), dtype, s), s);
+  if (samples && loc)
+    samples = take_binary(BINARY_ADD, take_astype(take_ref(loc), dtype, s), samples, s);
   return samples;
 }
 
@@ -329,10 +309,12 @@ array* op_random_randint(array* low, array* high, const int* shape, int ndim, ml
   array* u = op_random_uniform(low, high, shape, ndim, MLX_FLOAT32, key, s);
   if (!u) return NULL;
   /* floor first: a cast truncates toward zero */
-  array* out = cast(un(UNARY_FLOOR, u, s), dtype, s);
+  array* out = take_astype(take_unary(UNARY_FLOOR, u, s), dtype, s);
   /* the float32 range may reach past [low, high): clamp to [low, high - 1] */
-  array* hi = cast(bin(BINARY_SUBTRACT, ref(high), scalar(1.0, high->dtype), s), dtype, s);
-  return bin(BINARY_MAXIMUM, bin(BINARY_MINIMUM, out, hi, s), cast(ref(low), dtype, s), s);
+  array* hi = take_astype(take_binary(BINARY_SUBTRACT, take_ref(high), scalar(1.0, high->dtype), s),
+                          dtype, s);
+  return take_binary(BINARY_MAXIMUM, take_binary(BINARY_MINIMUM, out, hi, s),
+                     take_astype(take_ref(low), dtype, s), s);
 }
 
 array* op_random_bernoulli(array* p, const int* shape, int ndim, array* key, stream s) {
@@ -344,8 +326,8 @@ array* op_random_bernoulli(array* p, const int* shape, int ndim, array* key, str
   /* p on the scale [0, the float above 2^32]: p >= 1 always wins, p <= 0
    * never does */
   float upper = nextafterf((float)UINT32_MAX, FLT_MAX);
-  array* threshold = bin(BINARY_MULTIPLY, ref(p), scalar(upper, MLX_FLOAT32), s);
-  array* res = bin(BINARY_LESS, op_random_bits(shape, ndim, 4, key, s), threshold, s);
+  array* threshold = take_binary(BINARY_MULTIPLY, take_ref(p), scalar(upper, MLX_FLOAT32), s);
+  array* res = take_binary(BINARY_LESS, op_random_bits(shape, ndim, 4, key, s), threshold, s);
   if (res && !same_shape(res->shape, res->ndim, shape, ndim)) {
     error_set("[bernoulli] shape of `p` is incompatible with argument `shape`.");
     array_release(res);
@@ -364,12 +346,14 @@ array* op_random_truncated_normal(array* lower, array* upper, const int* shape, 
     return NULL;
   }
   array* sqrt2 = scalar(sqrt(2.0), dtype);
-  array* lower_t = cast(ref(lower), dtype, s);
-  array* upper_t = cast(ref(upper), dtype, s);
+  array* lower_t = take_astype(take_ref(lower), dtype, s);
+  array* upper_t = take_astype(take_ref(upper), dtype, s);
   /* samples u in [erf(lower / sqrt2), erf(upper / sqrt2)) map back through
    * sqrt2 * erfinv(u) */
-  array* a = un(UNARY_ERF, bin(BINARY_DIVIDE, ref(lower_t), ref(sqrt2), s), s);
-  array* b = un(UNARY_ERF, bin(BINARY_DIVIDE, ref(upper_t), ref(sqrt2), s), s);
+  array* a =
+      take_unary(UNARY_ERF, take_binary(BINARY_DIVIDE, take_ref(lower_t), take_ref(sqrt2), s), s);
+  array* b =
+      take_unary(UNARY_ERF, take_binary(BINARY_DIVIDE, take_ref(upper_t), take_ref(sqrt2), s), s);
   array* u = a && b ? op_random_uniform(a, b, shape, ndim, dtype, key, s) : NULL;
   array_release(a);
   array_release(b);
@@ -379,17 +363,18 @@ array* op_random_truncated_normal(array* lower, array* upper, const int* shape, 
     array_release(upper_t);
     return NULL;
   }
-  array* out = bin(BINARY_MULTIPLY, sqrt2, un(UNARY_ERFINV, u, s), s);
+  array* out = take_binary(BINARY_MULTIPLY, sqrt2, take_unary(UNARY_ERFINV, u, s), s);
   /* clip into the bounds */
-  return bin(BINARY_MAXIMUM, bin(BINARY_MINIMUM, upper_t, out, s), lower_t, s);
+  return take_binary(BINARY_MAXIMUM, take_binary(BINARY_MINIMUM, upper_t, out, s), lower_t, s);
 }
 
 array* op_random_gumbel(const int* shape, int ndim, mlx_dtype dtype, array* key, stream s) {
   if (check_dtype("gumbel", dtype)) return NULL;
   /* -log(-log(uniform(shape))) */
   array* u = uniform_unit(shape, ndim, dtype, key, s);
-  return un(UNARY_NEGATIVE,
-            un(UNARY_LOG, un(UNARY_NEGATIVE, un(UNARY_LOG, u, s), s), s), s);
+  return take_unary(
+      UNARY_NEGATIVE,
+      take_unary(UNARY_LOG, take_unary(UNARY_NEGATIVE, take_unary(UNARY_LOG, u, s), s), s), s);
 }
 
 array* op_random_laplace(const int* shape, int ndim, mlx_dtype dtype, float loc, float scale,
@@ -402,12 +387,16 @@ array* op_random_laplace(const int* shape, int ndim, mlx_dtype dtype, float loc,
   array* u = uniform_f32(nextafterf(-1.0f, 0.0f), 1.0f, shape, ndim, key, s);
   if (!u) return NULL;
   /* inverse CDF: sign(u) * log1p(-|u|) */
-  array* samples = bin(
-      BINARY_MULTIPLY, un(UNARY_SIGN, ref(u), s),
-      un(UNARY_LOG1P, bin(BINARY_MULTIPLY, scalar(-1.0, dtype), un(UNARY_ABS, u, s), s), s), s);
-  samples = cast(samples, dtype, s);
-  if (samples && scale != 1.0f) samples = bin(BINARY_MULTIPLY, scalar(scale, dtype), samples, s);
-  if (samples && loc != 0.0f) samples = bin(BINARY_ADD, scalar(loc, dtype), samples, s);
+  array* samples = take_binary(
+      BINARY_MULTIPLY, take_unary(UNARY_SIGN, take_ref(u), s),
+      take_unary(UNARY_LOG1P,
+                 take_binary(BINARY_MULTIPLY, scalar(-1.0, dtype), take_unary(UNARY_ABS, u, s), s),
+                 s),
+      s);
+  samples = take_astype(samples, dtype, s);
+  if (samples && scale != 1.0f)
+    samples = take_binary(BINARY_MULTIPLY, scalar(scale, dtype), samples, s);
+  if (samples && loc != 0.0f) samples = take_binary(BINARY_ADD, scalar(loc, dtype), samples, s);
   return samples;
 }
 
@@ -425,15 +414,15 @@ static int categorical_axis(int* axis, int ndim) {
 static array* categorical_inverse_cdf(array* logits, const int* shape, int ndim, array* key,
                                       stream s) {
   mlx_dtype dtype = dtype_promote(logits->dtype, MLX_FLOAT32);
-  array* x = cast(ref(logits), dtype, s);
+  array* x = take_astype(take_ref(logits), dtype, s);
   array* m = x ? op_reduce(REDUCE_MAX, x, NULL, 0, false, s) : NULL;
   array* w = NULL;
   if (m) {
     /* exp(x - m) is NaN when m is infinite: then the distribution is
      * uniform over the entries equal to m */
-    array* inf = un(UNARY_ISINF, ref(m), s);
-    array* at_max = cast(bin(BINARY_EQUAL, ref(x), ref(m), s), dtype, s);
-    array* e = un(UNARY_EXP, bin(BINARY_SUBTRACT, ref(x), ref(m), s), s);
+    array* inf = take_unary(UNARY_ISINF, take_ref(m), s);
+    array* at_max = take_astype(take_binary(BINARY_EQUAL, take_ref(x), take_ref(m), s), dtype, s);
+    array* e = take_unary(UNARY_EXP, take_binary(BINARY_SUBTRACT, take_ref(x), take_ref(m), s), s);
     w = inf && at_max && e ? op_where(inf, at_max, e, s) : NULL;
     array_release(inf);
     array_release(at_max);
@@ -446,11 +435,12 @@ static array* categorical_inverse_cdf(array* logits, const int* shape, int ndim,
   array* total = cdf ? op_reduce(REDUCE_SUM, w, NULL, 0, false, s) : NULL;
   array_release(w);
   array* u = NULL;
-  if (total) u = bin(BINARY_MULTIPLY, uniform_unit(shape, ndim, MLX_FLOAT32, key, s), total, s);
+  if (total)
+    u = take_binary(BINARY_MULTIPLY, uniform_unit(shape, ndim, MLX_FLOAT32, key, s), total, s);
   array* idx = cdf && u ? op_searchsorted(cdf, u, true, s) : NULL;
   array_release(cdf);
   array_release(u);
-  return bin(BINARY_SUBTRACT, idx, idx ? scalar(1.0, MLX_UINT32) : NULL, s);
+  return take_binary(BINARY_SUBTRACT, idx, idx ? scalar(1.0, MLX_UINT32) : NULL, s);
 }
 
 /* axis normalised; shape broadcasts with logits' shape without axis. */
@@ -474,7 +464,7 @@ static array* categorical_impl(array* logits, int axis, const int* shape, int nd
   for (int i = 0, j = 0; i <= ndim; i++) gshape[i] = i == offset ? n : shape[j++];
   array* g = op_random_gumbel(gshape, ndim + 1, MLX_FLOAT32, key, s);
   free(gshape);
-  array* sum = bin(BINARY_ADD, g, g ? ref(logits) : NULL, s);
+  array* sum = take_binary(BINARY_ADD, g, g ? take_ref(logits) : NULL, s);
   array* out = sum ? op_argreduce(ARG_MAX, sum, &offset, false, s) : NULL;
   array_release(sum);
   return out;
@@ -580,7 +570,8 @@ array* op_searchsorted(array* sorted, array* values, bool right, stream s) {
     return NULL;
   }
   p->right = right;
-  array* in[2] = {cast(ref(sorted), search, s), cast(ref(values), search, s)};
+  array* in[2] = {take_astype(take_ref(sorted), search, s),
+                  take_astype(take_ref(values), search, s)};
   array* out = NULL;
   if (in[0] && in[1])
     out = array_new_op(MLX_UINT32, in[1]->ndim, in[1]->shape, &prim_searchsorted, p, in, 2, s);

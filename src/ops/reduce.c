@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "ops/binary_list.h"
+#include "ops/compose.h"
 #include "ops/ops.h"
 #include "ops/reduce.h"
 #include "ops/unary_list.h"
@@ -45,29 +46,6 @@ static array* same(array* a) {
 /* MLX's at_least_float: floats and complex64 stay, the rest -> float32. */
 static mlx_dtype at_least_float(mlx_dtype t) {
   return dtype_is_inexact(t) ? t : MLX_FLOAT32;
-}
-
-/* Temporaries of a composed op, released together at the end. */
-typedef struct temps {
-  array* items[24];
-  int n;
-} temps;
-
-static array* keep(temps* t, array* a) {
-  if (a) t->items[t->n++] = a;
-  return a;
-}
-
-static void temps_release(temps* t) {
-  for (int i = 0; i < t->n; i++) array_release(t->items[i]);
-  t->n = 0;
-}
-
-/* The result of a composed op: a new reference to r (or NULL). */
-static array* temps_finish(temps* t, array* r) {
-  if (r) array_retain(r);
-  temps_release(t);
-  return r;
 }
 
 /* ---- axes ---- */
