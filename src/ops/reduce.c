@@ -50,6 +50,16 @@ static mlx_dtype at_least_float(mlx_dtype t) {
 
 /* ---- axes ---- */
 
+/* axes == NULL means every axis: points axes at a local list 0..nd-1 (a
+ * VLA in the caller's scope) and sets n = nd. */
+#define ALL_AXES_IF_NULL(nd, axes, n)                          \
+  int all_axes_[VLA_N(nd)];                                    \
+  if (!(axes)) {                                               \
+    for (int d_ = 0; d_ < (nd); d_++) all_axes_[d_] = d_;      \
+    (axes) = all_axes_;                                        \
+    (n) = (nd);                                                \
+  }
+
 /* MLX's compute_reduce_shape: every axis in [-ndim, ndim), no repeats, and
  * for ops without an identity (max, min; no_identity names them) no empty
  * reduced axis. Marks the reduced axes; *noop says every one has size 1. */
@@ -146,12 +156,7 @@ static array* reduce_node(reduce_kind kind, array* a, const bool* reduced,
 array* op_reduce(reduce_kind kind, array* a, const int* axes, int n, bool keepdims,
                  stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   /* MLX returns the input itself when sum, prod or min get no axes */
   if (n == 0 && (kind == REDUCE_SUM || kind == REDUCE_PROD || kind == REDUCE_MIN))
     return same(a);
@@ -179,12 +184,7 @@ static double count_elements(const array* a, const int* axes, int n) {
 
 array* op_mean(array* a, const int* axes, int n, bool keepdims, stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   for (int i = 0; i < n; i++) {
     if (axes[i] < -nd || axes[i] >= nd) {
       error_set("[mean] axis %d is out of bounds for array with %d dimensions.", axes[i],
@@ -202,12 +202,7 @@ array* op_mean(array* a, const int* axes, int n, bool keepdims, stream s) {
 
 array* op_var(array* a, const int* axes, int n, bool keepdims, int ddof, stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   mlx_dtype dtype = at_least_float(a->dtype);
   temps t = {.n = 0};
   array* out = NULL;
@@ -347,12 +342,7 @@ static bool reduces_last_axis(const array* a, const int* axes, int n) {
 
 array* op_logsumexp_composed(array* a, const int* axes, int n, bool keepdims, stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   temps t = {.n = 0};
   array* out = NULL;
   array* maxval = keep(&t, op_reduce(REDUCE_MAX, a, axes, n, true, s));
@@ -378,12 +368,7 @@ array* op_logsumexp(array* a, const int* axes, int n, bool keepdims, stream s) {
     error_set("[logsumexp] Received empty array.");
     return NULL;
   }
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   if (nd == 0 && n > 0) {
     error_set("[logsumexp] Received non-empty axes for array with 0 dimensions.");
     return NULL;
@@ -412,12 +397,7 @@ done:
 
 array* op_softmax_composed(array* a, const int* axes, int n, bool precise, stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   temps t = {.n = 0};
   array* out = NULL;
   array* in = precise && a->dtype != MLX_COMPLEX64 ? keep(&t, op_astype(a, MLX_FLOAT32, s)) : a;
@@ -433,12 +413,7 @@ array* op_softmax_composed(array* a, const int* axes, int n, bool precise, strea
 array* op_softmax(array* a, const int* axes, int n, bool precise, stream s) {
   if (a->size == 0) return same(a);
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   if (nd == 0 && n > 0) {
     error_set("[softmax] Received non-empty axes for array with 0 dimensions.");
     return NULL;
@@ -478,12 +453,7 @@ done:
 
 array* op_median(array* a, const int* axes, int n, bool keepdims, stream s) {
   int nd = a->ndim;
-  int all[VLA_N(nd)];
-  if (!axes) {
-    for (int d = 0; d < nd; d++) all[d] = d;
-    axes = all;
-    n = nd;
-  }
+  ALL_AXES_IF_NULL(nd, axes, n);
   bool reduced[VLA_N(nd)];
   memset(reduced, 0, sizeof reduced);
   int unique = 0;
