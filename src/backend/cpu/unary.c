@@ -46,26 +46,10 @@ typedef struct unary_consts {
   cfloat c[3];    /* complex64: (float value, 0) */
 } unary_consts;
 
-/* float16 <-> float32 inside the loops. GCC's _Float16 conversions round
- * like core/half.h (to nearest even) but are single F16C instructions in
- * the AVX2 and AVX-512 clones, about 4x faster than the bit manipulation;
- * without _Float16 (or under other compilers) half.h does the work. */
-#if defined(__FLT16_MAX__) && defined(__GNUC__) && !defined(__clang__)
-static inline float h16_load(uint16_t bits) {
-  _Float16 h;
-  memcpy(&h, &bits, 2);
-  return (float)h;
-}
-static inline uint16_t h16_store(float f) {
-  _Float16 h = (_Float16)f;
-  uint16_t bits;
-  memcpy(&bits, &h, 2);
-  return bits;
-}
-#else
+/* float16 <-> float32 inside the loops: core/half.h's conversions (single
+ * F16C instructions in the AVX2 and AVX-512 clones where GCC has _Float16). */
 #define h16_load f16_to_f32
 #define h16_store f32_to_f16
-#endif
 
 /* float16 classified on its bits (exponent 0x7c00), which vectorises */
 #define F16_ISNAN(b) (((b) & 0x7fffu) > 0x7c00u)
