@@ -21,7 +21,19 @@
  *
  * Usage: bench_qmm [reps] [quick|full] [format] [M]
  *   reps default 5; "quick": N = 4096 only; format (affine4_g64,
- *   affine8_g64, mxfp4) and M pick single cases. */
+ *   affine8_g64, mxfp4; empty or "all": every one) picks one format, M
+ *   one M or a comma-separated list (say 1,4,16).
+ * QMM_SWEEP=v1,v2,... (environment) repeats the cases of M <= 8 once per
+ * streaming-kernel variant: a number is the prefetch distance in bytes of
+ * the streaming kernels, "narrow" the AVX-512 32/64-code kernels instead
+ * of the 128-code ones; lines then carry "variant".
+ * Lines of M <= 8 also give hot_GBps: the same product on one
+ * copy of the weights again and again (cache-resident as far as the
+ * caches hold it), so compute and overheads show apart from memory.
+ * QMM_ISA=avx2 (or baseline) caps the instruction set of the kernels.
+ * QMM_PROBE=1 first prints the time of affine 4-bit products (M = 1) on
+ * single small matrices that stay in cache: the fixed cost of a call
+ * (tiny N) and the kernels' speed without memory in the way. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -30,6 +42,7 @@
 #include <string.h>
 
 #include "backend/cpu/isa.h"
+#include "backend/cpu/qmm_kernels.h"
 #include "common.h"
 #include "mlx/c/mlx.h"
 
@@ -66,6 +79,55 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters) {
   return out[0];
 }
 #endif
+
+static mlx_array random_matrix(int rows, int cols, mlx_dtype t, mlx_stream s);
+
+/* ---- probe (QMM_PROBE=1) ---- */
+
+/* Seconds per product of one small cache-resident [N, K] matrix, and of
+ * a tiny one (the fixed cost of a call). */
+static void probe_calls(mlx_stream s) {
+  const int shapes[4][2] = {{16, 128}, {16, 4096}, {512, 4096}, {2048, 4096}};
+  for (int i = 0; i < 4; i++) {
+    int N = shapes[i][0], K = shapes[i][1];
+    mlx_array wf = random_matrix(N, K, MLX_BFLOAT16, s);
+    mlx_vector_array q = mlx_vector_array_new();
+    mlx_optional_int gs = {64, true}, bits = {4, true};
+    mlx_quantize(&q, wf, gs, bits, "affine", mlx_array_new(), s);
+    mlx_array parts[3] = {mlx_array_new(), mlx_array_new(), mlx_array_new()};
+    size_t bytes = 0;
+    for (int p = 0; p < 3; p++) {
+      mlx_vector_array_get(&parts[p], q, (size_t)p);
+      mlx_array_eval(parts[p]);
+      bytes += mlx_array_nbytes(parts[p]);
+    }
+    for (int xi = 0; xi < 2; xi++) {
+      mlx_array x = random_matrix(1, K, xi ? MLX_FLOAT32 : MLX_BFLOAT16, s);
+      double t[5];
+      int calls = 200;
+      for (int r = -1; r < 5; r++) {
+        double t0 = bench_now();
+        for (int c = 0; c < calls; c++) {
+          mlx_array out = mlx_array_new();
+          mlx_quantized_matmul(&out, x, parts[0], parts[1], parts[2], true, gs, bits, "affine",
+                               s);
+          mlx_array_eval(out);
+          mlx_array_free(out);
+        }
+        if (r >= 0) t[r] = (bench_now() - t0) / calls;
+      }
+      double sec = bench_median(t, 5);
+      printf("{\"bench\":\"qmm_probe\",\"op\":\"affine4_g64 hot\",\"N\":%d,\"K\":%d,"
+             "\"x\":\"%s\",\"us\":%.2f,\"GBps\":%.4g}\n",
+             N, K, xi ? "float32" : "bfloat16", sec * 1e6, (double)bytes / sec / 1e9);
+      fflush(stdout);
+      mlx_array_free(x);
+    }
+    for (int p = 0; p < 3; p++) mlx_array_free(parts[p]);
+    mlx_vector_array_free(q);
+    mlx_array_free(wf);
+  }
+}
 
 typedef struct fma_arg {
   long iters;
@@ -190,30 +252,43 @@ static double sgemm_seconds(int M, int N, int K, int reps) {
   return bench_median(t, reps);
 }
 
-static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dtype xt, int reps,
-                       double read_bw, double peak, mlx_stream s) {
-  mlx_array x = random_matrix(M, K, xt, s);
+/* Median seconds per product over reps rounds of `copies` products, the
+ * copies cycling through w's (distinct: true) or all on copy 0. */
+static double time_products(const qformat* f, weights* w, mlx_array x, int copies, bool distinct,
+                            int reps, mlx_stream s) {
   mlx_optional_int gs = {f->group_size, true}, bits = {f->bits, true};
-  int copies = M >= 64 ? 2 : w->copies;
   double t[16];
   for (int r = -1; r < reps; r++) {
     double t0 = bench_now();
     for (int c = 0; c < copies; c++) {
+      int i = distinct ? c : 0;
       mlx_array out = mlx_array_new();
-      mlx_quantized_matmul(&out, x, w->wq[c], w->scales[c], w->biases[c], true, gs, bits,
+      mlx_quantized_matmul(&out, x, w->wq[i], w->scales[i], w->biases[i], true, gs, bits,
                            f->mode, s);
       mlx_array_eval(out);
       mlx_array_free(out);
     }
     if (r >= 0) t[r] = (bench_now() - t0) / copies;
   }
-  double sec = bench_median(t, reps);
+  return bench_median(t, reps);
+}
+
+static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dtype xt, int reps,
+                       double read_bw, double peak, const char* variant, mlx_stream s) {
+  mlx_array x = random_matrix(M, K, xt, s);
+  int copies = M >= 64 ? 2 : w->copies;
+  double sec = time_products(f, w, x, copies, true, reps, s);
   double gbps = (double)w->bytes / sec / 1e9;
   double gflops = 2.0 * M * (double)N * K / sec / 1e9;
   printf("{\"bench\":\"qmm\",\"format\":\"%s\",\"N\":%d,\"K\":%d,\"M\":%d,\"x\":\"%s\","
          "\"seconds\":%.6g,\"weight_GBps\":%.4g,\"read_bw_ratio\":%.3f,\"gflops\":%.4g",
          f->name, N, K, M, xt == MLX_BFLOAT16 ? "bfloat16" : "float32", sec, gbps,
          gbps / read_bw, gflops);
+  if (variant) printf(",\"variant\":\"%s\"", variant);
+  if (M <= 8) {
+    double hot = time_products(f, w, x, copies, false, reps, s);
+    printf(",\"hot_GBps\":%.4g", (double)w->bytes / hot / 1e9);
+  }
   if (M >= 64) {
     double sg = sgemm_seconds(M, N, K, reps);
     printf(",\"fma_peak_ratio\":%.3f,\"sgemm_gflops\":%.4g,\"sgemm_ratio\":%.3f",
@@ -224,11 +299,24 @@ static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dt
   mlx_array_free(x);
 }
 
+/* Whether M is in the comma-separated list (NULL or empty: every M). */
+static bool m_selected(const char* list, int m) {
+  if (!list || !*list) return true;
+  for (const char* p = list; *p;) {
+    char* end;
+    long v = strtol(p, &end, 10);
+    if (end == p) return false;
+    if (v == m) return true;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return false;
+}
+
 int main(int argc, char** argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 5;
   bool quick = argc > 2 && strcmp(argv[2], "quick") == 0;
   const char* only_format = argc > 3 ? argv[3] : NULL;
-  int only_m = argc > 4 ? atoi(argv[4]) : 0;
+  const char* only_m = argc > 4 ? argv[4] : NULL;
   if (reps < 1 || reps > 16) reps = 5;
   mlx_stream s = mlx_default_cpu_stream_new();
   char model[256];
@@ -236,13 +324,21 @@ int main(int argc, char** argv) {
   int lanes;
   double read_bw = bench_read_bandwidth(2);
   double peak = fma_peak(&lanes);
+  const char* isa_cap = getenv("QMM_ISA"); /* baseline, avx2: cap the kernels' ISA */
+  cpu_isa_level isa = cpu_isa();
+  if (isa_cap && strcmp(isa_cap, "avx2") == 0) isa = cpu_qmm_set_isa_cap(CPU_ISA_AVX2);
+  if (isa_cap && strcmp(isa_cap, "baseline") == 0) isa = cpu_qmm_set_isa_cap(CPU_ISA_BASELINE);
   printf("{\"bench\":\"qmm\",\"cpu\":\"%s\",\"isa\":\"%s\",\"avx512_bf16\":%s,"
          "\"openblas_config\":\"%s\",\"openblas_threads\":%d}\n",
-         model, cpu_isa_name(cpu_isa()), cpu_has_avx512_bf16() ? "true" : "false",
+         model, cpu_isa_name(isa), cpu_has_avx512_bf16() ? "true" : "false",
          openblas_get_config(), openblas_get_num_threads());
   printf("{\"bench\":\"qmm\",\"read_bw_GBps\":%.4g,\"fma_peak_gflops\":%.4g,\"fma_lanes\":%d}\n",
          read_bw, peak, lanes);
   fflush(stdout);
+  const char* probe = getenv("QMM_PROBE");
+  if (probe && *probe == '1') {
+    probe_calls(s);
+  }
   const qformat fmts[3] = {{"affine4_g64", "affine", 4, 64},
                            {"affine8_g64", "affine", 8, 64},
                            {"mxfp4", "mxfp4", 4, 32}};
@@ -251,13 +347,33 @@ int main(int argc, char** argv) {
   const mlx_dtype xts[2] = {MLX_BFLOAT16, MLX_FLOAT32};
   for (int sh = 0; sh < (quick ? 1 : 2); sh++)
     for (int f = 0; f < 3; f++) {
-      if (only_format && *only_format && strcmp(only_format, fmts[f].name) != 0) continue;
+      if (only_format && *only_format && strcmp(only_format, "all") != 0 &&
+          strcmp(only_format, fmts[f].name) != 0)
+        continue;
       int N = shapes[sh][0], K = shapes[sh][1];
       weights w = make_weights(&fmts[f], N, K, s);
-      for (int mi = 0; mi < 5; mi++)
-        for (int xi = 0; xi < 2; xi++)
-          if (!only_m || only_m == ms[mi])
-          bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, s);
+      const char* sweep = getenv("QMM_SWEEP");
+      for (int mi = 0; mi < 5; mi++) {
+        if (!m_selected(only_m, ms[mi])) continue;
+        if (!sweep || !*sweep || ms[mi] > 8) {
+          for (int xi = 0; xi < 2; xi++)
+            bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, NULL, s);
+          continue;
+        }
+        for (const char* v = sweep; *v;) {
+          char name[32];
+          size_t len = strcspn(v, ",");
+          snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), v);
+          qmm_stream_narrow_only = strcmp(name, "narrow") == 0;
+          if (!qmm_stream_narrow_only) qmm_stream_prefetch_bytes = atoi(name);
+          for (int xi = 0; xi < 2; xi++)
+            bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, name, s);
+          v += len;
+          if (*v == ',') v++;
+        }
+        qmm_stream_narrow_only = false;
+        qmm_stream_prefetch_bytes = 4096;
+      }
       free_weights(&w);
     }
   mlx_stream_free(s);

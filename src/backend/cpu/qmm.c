@@ -9,10 +9,12 @@
  * - up to QMM_STREAM_MAX_ROWS rows (decode): a streaming kernel reads each
  *   packed weight once and applies it to every row; threads split the
  *   output columns;
- * - more rows (prefill), transpose = true: BLIS-style GEMM; threads split
- *   panels of weight rows, each dequantizes its panel a K-chunk at a time,
- *   packs it for a per-ISA microkernel (float32 FMA, or vdpbf16ps for
- *   bfloat16 x) and runs it over every row of x;
+ * - more rows (prefill), transpose = true: BLIS-style GEMM (qmm_gemm.h);
+ *   x is packed in blocks of rows, threads split groups of panels of
+ *   weight rows, each decodes its panels a K-chunk at a time for a per-ISA
+ *   microkernel (float32 FMA on dequantized weights, or vdpbf16ps on the
+ *   exact element values with per-group scales for bfloat16 x where the
+ *   CPU runs it fast) and runs it over every packed row;
  * - otherwise (transpose = false, or no vector ISA): tiles of the weights
  *   are dequantized to float32 and multiplied by OpenBLAS's sgemm.
  * Sums are float32; each output is rounded once to the output dtype.
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "backend/cpu/qmm.h"
+#include "backend/cpu/qmm_gemm.h"
 #include "backend/cpu/qmm_kernels.h"
 #include "backend/cpu/threadpool.h"
 #include "core/error.h"
@@ -59,13 +62,14 @@ static const qmm_stream_kernel* select_stream_kernel(const qmm_matrix* w, mlx_dt
   return k ? k : &qmm_generic_stream;
 }
 
-/* The GEMM microkernel for many rows, or NULL (then dequantized tiles and
+/* The GEMM kernel for many rows, or NULL (then dequantized tiles and
  * OpenBLAS's sgemm). */
-static const qmm_gemm_kernel* select_gemm_kernel(bool transpose, mlx_dtype x_dtype) {
+static const qgemm_kernel* select_gemm_kernel(const qmm_matrix* w, bool transpose,
+                                              mlx_dtype x_dtype) {
   cpu_isa_level l = qmm_isa();
   if (!transpose) return NULL;
-  if (l >= CPU_ISA_AVX512) return qmm_avx512_gemm_kernel(x_dtype, use_bf16());
-  if (l >= CPU_ISA_AVX2) return qmm_avx2_gemm_kernel(x_dtype);
+  if (l >= CPU_ISA_AVX512) return qgemm_avx512_kernel(w, x_dtype, use_bf16());
+  if (l >= CPU_ISA_AVX2) return qgemm_avx2_kernel(w, x_dtype);
   return NULL;
 }
 
@@ -272,8 +276,11 @@ static void stream_task(void* p, size_t begin, size_t end) {
   float* b = affine ? s + STREAM_BLOCK * G : NULL;
   for (size_t n0 = begin; n0 < end; n0 += STREAM_BLOCK) {
     int nb = (int)(end - n0 < STREAM_BLOCK ? end - n0 : STREAM_BLOCK);
-    for (int j = 0; j < nb; j++)
-      qmm_load_scales(w, (int64_t)n0 + j, 0, G, s + j * G, b ? b + j * G : NULL);
+    if (w->s_ld == G) /* rows of scales back to back: one conversion */
+      qmm_load_scales(w, (int64_t)n0, 0, nb * G, s, b);
+    else
+      for (int j = 0; j < nb; j++)
+        qmm_load_scales(w, (int64_t)n0 + j, 0, G, s + j * G, b ? b + j * G : NULL);
     qmm_stream_args a = {w,  job->rows, c->xk, c->ldx, c->xsum, s, b, (int)n0, nb,
                          y,  STREAM_BLOCK};
     c->k->run(&a);
@@ -282,6 +289,20 @@ static void stream_task(void* p, size_t begin, size_t end) {
                 job->out_mul);
   }
   free(s);
+}
+
+/* Chunks of output columns per thread (see run_stream). */
+#define STREAM_CHUNKS 16
+
+typedef struct stream_split {
+  stream_ctx* c;
+  size_t n, chunk;
+} stream_split;
+
+static void stream_chunk_task(void* p, size_t t) {
+  const stream_split* sp = p;
+  size_t b = t * sp->chunk, e = b + sp->chunk < sp->n ? b + sp->chunk : sp->n;
+  stream_task(sp->c, b, e);
 }
 
 static int run_stream(const qmm_job* job) {
@@ -307,9 +328,15 @@ static int run_stream(const qmm_job* job) {
       k->xprep((char*)xk + r * ldf * k->x_elem_size, xf + r * ldf, (int)job->K, w->group_size);
   }
   stream_ctx c = {job, k, xk ? xk : xf, ldf, xsum, false};
+  /* Many chunks, claimed in turn: a worker that wakes late takes fewer. */
   size_t min_chunk = (size_t)(65536 / (job->K > 0 ? job->K : 1));
-  if (min_chunk < STREAM_BLOCK) min_chunk = STREAM_BLOCK;
-  pool_for((size_t)job->N, min_chunk, stream_task, &c);
+  size_t threads = (size_t)pool_size(), n = (size_t)job->N;
+  size_t chunk = (n + threads * STREAM_CHUNKS - 1) / (threads * STREAM_CHUNKS);
+  if (chunk < min_chunk) chunk = min_chunk;
+  chunk = (chunk + STREAM_BLOCK - 1) / STREAM_BLOCK * STREAM_BLOCK;
+  stream_split sp = {&c, n, chunk};
+  if (threads <= 1 || chunk >= n) stream_task(&c, 0, n);
+  else pool_run((n + chunk - 1) / chunk, stream_chunk_task, &sp);
   rc = c.failed ? 1 : 0;
 done:
   free(xf);
@@ -402,74 +429,99 @@ static void gemm_store_task(void* p, size_t begin, size_t end) {
 #define GEMM_TILE_BYTES (8 << 20)
 #define GEMM_ROW_BLOCK 1024
 
-CPU_KERNEL static void narrow_bf16_rows(uint16_t* dst, const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
-}
-
-/* ---- GEMM path with a microkernel: threads split panels of nr weight
- * rows; each dequantizes its panel GEMM_KC codes at a time, packs it and
- * runs the microkernel over every row of x, then stores its columns. ---- */
-
-#define GEMM_KC 256
+/* ---- GEMM path with a kernel (qmm_gemm.h): the job's rows of x are
+ * converted and packed once per block of GEMM_ROW_BLOCK rows; threads
+ * split groups of np panels of nr weight rows, each decoding its panels a
+ * K-chunk at a time and running the microkernel over every packed row,
+ * then storing their columns. ---- */
 
 typedef struct kgemm_ctx {
   const qmm_job* job;
-  const qmm_gemm_kernel* k;
-  const void* x;  /* rows x K, the kernel's x type */
-  int64_t r0;     /* the block's first row of the job */
-  int rows;
+  const qgemm_kernel* k;
+  qgemm_job gj;
+  const float* xf;  /* the block's rows, float32, row stride K */
+  void* xp;         /* packed */
+  float* xsum;
+  int64_t r0;       /* the block's first row of the job */
+  int rows;         /* valid rows of the block */
+  int np;           /* panels per group */
   _Atomic bool failed;
 } kgemm_ctx;
 
+/* Item i: block i % blocks of chunk i / blocks (and its group sums). */
+static void kgemm_pack_task(void* p, size_t begin, size_t end) {
+  kgemm_ctx* c = p;
+  const qgemm_kernel* k = c->k;
+  int64_t K = c->job->K, blocks = c->gj.rows / k->mr;
+  for (size_t i = begin; i < end; i++) {
+    int64_t k0 = (int64_t)i / blocks * k->kc, b = (int64_t)i % blocks;
+    int kcc = (int)(K - k0 < k->kc ? K - k0 : k->kc);
+    int valid = (int)(c->rows - b * k->mr < k->mr ? c->rows - b * k->mr : k->mr);
+    char* dst = (char*)c->xp + (c->gj.rows * k0 + b * k->mr * kcc) * k->x_elem_size;
+    k->pack_x(dst, c->xf + b * k->mr * K + k0, K, valid, kcc);
+    if (!c->xsum) continue;
+    int gs = c->job->w->group_size;
+    int64_t G = K / gs;
+    for (int64_t g = k0 / gs; g < (k0 + kcc) / gs; g++)
+      for (int m = 0; m < k->mr; m++) {
+        float t[4] = {0, 0, 0, 0};
+        if (m < valid) {
+          const float* xr = c->xf + (b * k->mr + m) * K + g * gs;
+          for (int i = 0; i < gs; i += 4)
+            for (int u = 0; u < 4; u++) t[u] += xr[i + u];
+        }
+        c->xsum[b * G * k->mr + g * k->mr + m] = (t[0] + t[1]) + (t[2] + t[3]);
+      }
+  }
+}
+
+/* Item i: the np panels from panel i * np. */
 static void kgemm_task(void* p, size_t begin, size_t end) {
   kgemm_ctx* c = p;
   const qmm_job* job = c->job;
-  const qmm_gemm_kernel* k = c->k;
-  int64_t K = job->K, N = job->N;
-  int gs = job->w->group_size, nr = k->nr;
-  int64_t kc_max = GEMM_KC / gs * gs;
-  if (kc_max < gs) kc_max = gs;
-  size_t xs = (size_t)k->x_elem_size, os = dtype_size(job->out_dtype);
-  float* rows = malloc(sizeof(float) * (size_t)(nr * kc_max));
-  void* panel = aligned_alloc(64, (size_t)(nr * kc_max * 4 + 63) / 64 * 64);
-  float* cbuf = malloc(sizeof(float) * (size_t)(c->rows * nr));
-  if (!rows || !panel || !cbuf) {
+  const qgemm_kernel* k = c->k;
+  int64_t N = job->N, nr = k->nr, panels = (N + nr - 1) / nr, rp = c->gj.rows;
+  size_t os = dtype_size(job->out_dtype);
+  size_t sb = (k->scratch_bytes(job->K, job->w->group_size) + 63) / 64 * 64;
+  size_t cb = (size_t)(c->np * rp * nr) * sizeof(float);
+  void* scratch = aligned_alloc(64, sb);
+  float* cbuf = aligned_alloc(64, (cb + 63) / 64 * 64);
+  if (!scratch || !cbuf) {
     c->failed = true;
     goto done;
   }
-  for (size_t pi = begin; pi < end; pi++) {
-    int64_t n0 = (int64_t)pi * nr;
-    int cols = (int)(N - n0 < nr ? N - n0 : nr);
-    for (int64_t k0 = 0; k0 < K; k0 += kc_max) {
-      int kc = (int)(K - k0 < kc_max ? K - k0 : kc_max);
-      for (int j = 0; j < nr; j++) {
-        if (j < cols) qmm_dequantize_row(job->w, n0 + j, k0, kc, rows + j * kc_max);
-        else memset(rows + j * kc_max, 0, sizeof(float) * (size_t)kc);
-      }
-      k->pack(panel, rows, kc_max, kc);
-      for (int m0 = 0; m0 < c->rows; m0 += k->mr) {
-        int mr = c->rows - m0 < k->mr ? c->rows - m0 : k->mr;
-        k->micro(mr, panel, (const char*)c->x + ((int64_t)m0 * K + k0) * (int64_t)xs, K, kc,
-                 cbuf + m0 * nr, nr, k0 > 0);
-      }
+  for (size_t gi = begin; gi < end; gi++) {
+    int64_t p0 = (int64_t)gi * c->np;
+    int np = (int)(panels - p0 < c->np ? panels - p0 : c->np);
+    memset(cbuf, 0, (size_t)(np * rp * nr) * sizeof(float));
+    k->panels(&c->gj, p0 * nr, np, cbuf, scratch);
+    for (int q = 0; q < np; q++) {
+      int64_t n0 = (p0 + q) * nr;
+      int cols = (int)(N - n0 < nr ? N - n0 : nr);
+      for (int r = 0; r < c->rows; r++)
+        store_row(job->out_rows[c->r0 + r] + n0 * (int64_t)os, cbuf + (q * rp + r) * nr,
+                  job->out_dtype, cols, job->out_mul);
     }
-    for (int r = 0; r < c->rows; r++)
-      store_row(job->out_rows[c->r0 + r] + n0 * (int64_t)os, cbuf + r * nr, job->out_dtype, cols,
-                job->out_mul);
   }
 done:
-  free(rows);
-  free(panel);
+  free(scratch);
   free(cbuf);
 }
 
-static int run_gemm_kernel(const qmm_job* job, const qmm_gemm_kernel* k) {
-  int64_t K = job->K;
+/* Panels per group: their float32 sums for the packed rows stay within
+ * GEMM_C_BYTES (L2), and there are groups for several threads. */
+#define GEMM_C_BYTES (384 << 10)
+
+static int run_gemm_kernel(const qmm_job* job, const qgemm_kernel* k) {
+  int64_t K = job->K, gs = job->w->group_size, G = K / gs;
   int64_t rb = job->rows < GEMM_ROW_BLOCK ? job->rows : GEMM_ROW_BLOCK;
+  int64_t rbp = round_up(rb, k->mr);
+  bool sums = k->group_sums && job->w->mode == QUANT_AFFINE;
   float* xf = NULL;
-  uint16_t* xb = k->x_elem_size == 2 ? malloc(sizeof(uint16_t) * (size_t)(rb * K)) : NULL;
+  void* xp = aligned_alloc(64, (size_t)((rbp * K * k->x_elem_size + 63) / 64 * 64));
+  float* xsum = sums ? malloc(sizeof(float) * (size_t)(rbp * G)) : NULL;
   int rc = 1;
-  if (k->x_elem_size == 2 && !xb) goto done;
+  if (!xp || (sums && !xsum)) goto done;
   for (int64_t r0 = 0; r0 < job->rows; r0 += rb) {
     int64_t rows = job->rows - r0 < rb ? job->rows - r0 : rb;
     qmm_job part = *job;
@@ -478,21 +530,29 @@ static int run_gemm_kernel(const qmm_job* job, const qmm_gemm_kernel* k) {
     free(xf);
     xf = prepare_x(&part, K);
     if (!xf) goto done;
-    if (xb) narrow_bf16_rows(xb, xf, rows * K);
-    kgemm_ctx c = {job, k, xb ? (const void*)xb : xf, r0, (int)rows, false};
-    pool_for((size_t)((job->N + k->nr - 1) / k->nr), 1, kgemm_task, &c);
+    int64_t rp = round_up(rows, k->mr);
+    int64_t panels = (job->N + k->nr - 1) / k->nr;
+    int64_t np = GEMM_C_BYTES / (rp * k->nr * (int64_t)sizeof(float));
+    if (np > panels / 8) np = panels / 8;
+    np = np < 1 ? 1 : np > QGEMM_MAX_PANELS ? QGEMM_MAX_PANELS : np;
+    kgemm_ctx c = {job, k,        {job->w, K, (int)rp, xp, xsum}, xf, xp, xsum, r0, (int)rows,
+                   (int)np, false};
+    size_t items = (size_t)((K + k->kc - 1) / k->kc * (rp / k->mr));
+    pool_for(items, 16, kgemm_pack_task, &c);
+    pool_for((size_t)((panels + np - 1) / np), 1, kgemm_task, &c);
     if (c.failed) goto done;
   }
   rc = 0;
 done:
   free(xf);
-  free(xb);
+  free(xp);
+  free(xsum);
   return rc ? error_set("[quantized_matmul] Out of memory.") : 0;
 }
 
 static int run_gemm(const qmm_job* job) {
-  const qmm_gemm_kernel* gk =
-      select_gemm_kernel(job->transpose, job->xform ? MLX_FLOAT32 : job->x_dtype);
+  const qgemm_kernel* gk =
+      select_gemm_kernel(job->w, job->transpose, job->xform ? MLX_FLOAT32 : job->x_dtype);
   if (gk) return run_gemm_kernel(job, gk);
   int64_t K = job->K, N = job->N;
   int gs = job->w->group_size;

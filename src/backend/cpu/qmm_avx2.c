@@ -18,11 +18,11 @@
  *   bit 15, which is the value / 256 (exact, subnormals included); the
  *   result is multiplied by 256.
  * Affine biases: b * sum(x over the group), with the group sums of x from
- * the driver. Rows of x are taken four at a time (8 accumulators).
- *
- * GEMM microkernel (many rows): 16 dequantized weight rows transposed in
- * 8 x 8 blocks to a [k][16] panel, 6 rows of x broadcast against it (12
- * accumulators). */
+ * the driver. Rows of x are taken four at a time (8 accumulators), in
+ * passes over blocks of groups whose x (16 KiB) stays in L1 while the
+ * call's weight rows stream past; the weights are prefetched
+ * qmm_stream_prefetch_bytes ahead, one line at a time.
+ * (The GEMM path for many rows is qmm_gemm_avx2.c.) */
 #include "backend/cpu/qmm_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -32,19 +32,6 @@
 /* Loops over rows and accumulators must be unrolled before GCC's scalar
  * replacement, or the accumulator arrays live in memory. */
 #define UNROLL _Pragma("GCC unroll 16")
-
-/* Weight rows are prefetched this many rows ahead: the hardware
- * prefetchers alone leave a single streaming thread well below the
- * memory bandwidth. */
-#define PREFETCH_ROWS 2
-
-/* Prefetches weight row n (if it exists) into the caches. */
-static inline void prefetch_row(const qmm_matrix* w, int64_t n) {
-  if (n >= w->rows) return;
-  const char* p = (const char*)(w->w + n * w->w_ld);
-  int64_t bytes = (int64_t)w->cols * w->bits / 8;
-  for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-}
 
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -92,27 +79,41 @@ AVX2_INLINE float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* rows r0 .. r0+RB-1 of x against every weight row of the call. Each row
- * keeps separate accumulators for the two halves of a chunk (and, with NU
- * = 2, for even and odd chunks), so the FMA chains overlap. NU is a
- * constant so that the accumulators stay in registers. */
-AVX2_INLINE void stream_rows(const qmm_stream_args* a, int r0, const int RB, dec_kind kind,
-                             float out_mul, const int NU) {
+/* The x rows of a pass over every weight row of the call take at most
+ * this many bytes, so they stay in L1 while the weights stream past. */
+#define PASS_X_BYTES 16384
+#define PASS_JB 16
+
+/* Weight rows j0 .. j1-1 of the call, groups g0 .. g1-1, rows r0 ..
+ * r0+RB-1 of x: each row keeps separate accumulators for the two halves of
+ * a chunk (and, with NU = 2, for even and odd chunks), so the FMA chains
+ * overlap; the group sums times the scales go into tots[(j - j0) * RB +
+ * r]. NU is a constant so that the accumulators stay in registers. The
+ * weights are prefetched qmm_stream_prefetch_bytes ahead, a line at a
+ * time. */
+AVX2_INLINE void stream_pass(const qmm_stream_args* a, int r0, const int RB, dec_kind kind,
+                             const int NU, int j0, int j1, int64_t g0, int64_t g1, __m256* tots) {
   const qmm_matrix* w = a->w;
   const int gs = w->group_size;
-  const int64_t K = w->cols, G = K / gs;
+  const int64_t G = w->cols / gs;
   const int chunk_bytes = (kind == DEC_A8 || kind == DEC_E4M3) ? 16 : 8;
-  const bool affine = kind == DEC_A4 || kind == DEC_A8;
+  const int group_bytes = gs / 16 * chunk_bytes;
+  const int64_t pf = r0 == 0 ? qmm_stream_prefetch_bytes : 0;
   const float* x = (const float*)a->x + r0 * a->ldx;
-  for (int j = 0; j < a->nb; j++) {
-    const uint8_t* p = (const uint8_t*)(w->w + (int64_t)(a->n0 + j) * w->w_ld);
-    if (r0 == 0) prefetch_row(w, (int64_t)a->n0 + j + PREFETCH_ROWS);
+  for (int j = j0; j < j1; j++) {
+    const uint8_t* p = (const uint8_t*)(w->w + (int64_t)(a->n0 + j) * w->w_ld) + g0 * group_bytes;
     const float* s = a->s + j * G;
     __m256 tot[4];
     UNROLL
-    for (int r = 0; r < RB; r++) tot[r] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (int64_t g = 0; g < G; g++) {
+    for (int r = 0; r < RB; r++) tot[r] = tots[(j - j0) * RB + r];
+    int64_t k = g0 * gs;
+    for (int64_t g = g0; g < g1; g++) {
+      if (pf) {
+        if (group_bytes >= 64)
+          for (int off = 0; off < group_bytes; off += 64) _mm_prefetch((const char*)p + pf + off, _MM_HINT_T0);
+        else if (((uintptr_t)p & 63) < (uintptr_t)group_bytes)
+          _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
+      }
       __m256 acc[4][4];
       UNROLL
       for (int r = 0; r < RB; r++)
@@ -138,20 +139,47 @@ AVX2_INLINE void stream_rows(const qmm_stream_args* a, int r0, const int RB, dec
         tot[r] = _mm256_fmadd_ps(sv, t, tot[r]);
       }
     }
-    float extra[4] = {0, 0, 0, 0};
-    if (affine) {
-      const float* b = a->b + j * G;
-      UNROLL
-      for (int r = 0; r < RB; r++) {
-        const float* xs = a->xsum + (r0 + r) * G;
-        int64_t g = 0;
-        for (; g + 8 <= G; g += 8)
-          tot[r] = _mm256_fmadd_ps(_mm256_loadu_ps(b + g), _mm256_loadu_ps(xs + g), tot[r]);
-        for (; g < G; g++) extra[r] += b[g] * xs[g];
-      }
-    }
     UNROLL
-    for (int r = 0; r < RB; r++) a->y[(r0 + r) * a->ldy + j] = (hsum(tot[r]) + extra[r]) * out_mul;
+    for (int r = 0; r < RB; r++) tots[(j - j0) * RB + r] = tot[r];
+  }
+}
+
+/* rows r0 .. r0+RB-1 of x against every weight row of the call, in passes
+ * over blocks of groups whose x fits L1. */
+AVX2_INLINE void stream_rows(const qmm_stream_args* a, int r0, const int RB, dec_kind kind,
+                             float out_mul, const int NU) {
+  const qmm_matrix* w = a->w;
+  const int gs = w->group_size;
+  const int64_t G = w->cols / gs;
+  const bool affine = kind == DEC_A4 || kind == DEC_A8;
+  int64_t gb = PASS_X_BYTES / (RB * 4 * gs);
+  if (gb < 1) gb = 1;
+  __m256 tots[PASS_JB * 4];
+  for (int j0 = 0; j0 < a->nb; j0 += PASS_JB) {
+    int j1 = a->nb - j0 < PASS_JB ? a->nb : j0 + PASS_JB;
+    for (int i = 0; i < (j1 - j0) * RB; i++) tots[i] = _mm256_setzero_ps();
+    for (int64_t g0 = 0; g0 < G; g0 += gb)
+      stream_pass(a, r0, RB, kind, NU, j0, j1, g0, G - g0 < gb ? G : g0 + gb, tots);
+    for (int j = j0; j < j1; j++) {
+      float extra[4] = {0, 0, 0, 0};
+      __m256 tot[4];
+      UNROLL
+      for (int r = 0; r < RB; r++) tot[r] = tots[(j - j0) * RB + r];
+      if (affine) {
+        const float* b = a->b + j * G;
+        UNROLL
+        for (int r = 0; r < RB; r++) {
+          const float* xs = a->xsum + (r0 + r) * G;
+          int64_t g = 0;
+          for (; g + 8 <= G; g += 8)
+            tot[r] = _mm256_fmadd_ps(_mm256_loadu_ps(b + g), _mm256_loadu_ps(xs + g), tot[r]);
+          for (; g < G; g++) extra[r] += b[g] * xs[g];
+        }
+      }
+      UNROLL
+      for (int r = 0; r < RB; r++)
+        a->y[(r0 + r) * a->ldy + j] = (hsum(tot[r]) + extra[r]) * out_mul;
+    }
   }
 }
 
@@ -194,91 +222,6 @@ static const qmm_stream_kernel k_e2m1 = {"avx2-e2m1", run_e2m1, xprep_nibbles, 4
                                          QMM_STREAM_MAX_ROWS};
 static const qmm_stream_kernel k_e4m3 = {"avx2-e4m3", run_e4m3, NULL, 4, QMM_STREAM_MAX_ROWS};
 
-/* ---- GEMM microkernel: 6 rows x 16 columns (12 accumulators) ---- */
-
-#define GEMM_NR 16
-#define GEMM_MR 6
-
-/* r[c] <- column c of the 8 x 8 block in r. */
-AVX2_INLINE void transpose8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-  }
-}
-
-/* panel[k][j] = rows[j][k] for 16 rows of kc floats (row stride ld). */
-AVX2_FN static void pack_f32(void* panel_v, const float* rows, int64_t ld, int kc) {
-  float* panel = panel_v;
-  int k = 0;
-  for (; k + 8 <= kc; k += 8)
-    for (int h = 0; h < 2; h++) {
-      __m256 r[8];
-      for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(rows + (h * 8 + j) * ld + k);
-      transpose8(r);
-      for (int c = 0; c < 8; c++) _mm256_storeu_ps(panel + (k + c) * GEMM_NR + h * 8, r[c]);
-    }
-  for (; k < kc; k++)
-    for (int j = 0; j < GEMM_NR; j++) panel[k * GEMM_NR + j] = rows[j * ld + k];
-}
-
-AVX2_INLINE void micro_f32(const int MR, const float* panel, const float* x, int64_t ldx, int kc,
-                           float* c, int64_t ldc, bool accumulate) {
-  __m256 acc[GEMM_MR][2];
-  UNROLL
-  for (int m = 0; m < MR; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_loadu_ps(panel + k * GEMM_NR);
-    __m256 b1 = _mm256_loadu_ps(panel + k * GEMM_NR + 8);
-    UNROLL
-    for (int m = 0; m < MR; m++) {
-      __m256 a = _mm256_broadcast_ss(x + m * ldx + k);
-      acc[m][0] = _mm256_fmadd_ps(a, b0, acc[m][0]);
-      acc[m][1] = _mm256_fmadd_ps(a, b1, acc[m][1]);
-    }
-  }
-  UNROLL
-  for (int m = 0; m < MR; m++) {
-    if (accumulate) {
-      acc[m][0] = _mm256_add_ps(acc[m][0], _mm256_loadu_ps(c + m * ldc));
-      acc[m][1] = _mm256_add_ps(acc[m][1], _mm256_loadu_ps(c + m * ldc + 8));
-    }
-    _mm256_storeu_ps(c + m * ldc, acc[m][0]);
-    _mm256_storeu_ps(c + m * ldc + 8, acc[m][1]);
-  }
-}
-
-AVX2_FN static void run_micro_f32(int mr, const void* panel, const void* x, int64_t ldx, int kc,
-                                  float* c, int64_t ldc, bool accumulate) {
-  switch (mr) {
-    case 1: micro_f32(1, panel, x, ldx, kc, c, ldc, accumulate); break;
-    case 2: micro_f32(2, panel, x, ldx, kc, c, ldc, accumulate); break;
-    case 3: micro_f32(3, panel, x, ldx, kc, c, ldc, accumulate); break;
-    case 4: micro_f32(4, panel, x, ldx, kc, c, ldc, accumulate); break;
-    case 5: micro_f32(5, panel, x, ldx, kc, c, ldc, accumulate); break;
-    case 6: micro_f32(6, panel, x, ldx, kc, c, ldc, accumulate); break;
-    default: break;
-  }
-}
-
-static const qmm_gemm_kernel g_f32 = {"avx2-f32", GEMM_NR, GEMM_MR, 4, pack_f32, run_micro_f32};
-
-const qmm_gemm_kernel* qmm_avx2_gemm_kernel(mlx_dtype x_dtype) {
-  (void)x_dtype;
-  return &g_f32;
-}
-
 const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int group_size,
                                                 int64_t K, mlx_dtype x_dtype) {
   (void)x_dtype, (void)K;
@@ -292,11 +235,6 @@ const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int g
 }
 
 #else
-
-const qmm_gemm_kernel* qmm_avx2_gemm_kernel(mlx_dtype x_dtype) {
-  (void)x_dtype;
-  return NULL;
-}
 
 const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int group_size,
                                                 int64_t K, mlx_dtype x_dtype) {

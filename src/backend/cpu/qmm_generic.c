@@ -279,6 +279,9 @@ void cpu_qmm_reference(const qmm_matrix* w, bool transpose, const float* x, int6
 
 /* ---- the portable streaming kernel ---- */
 
+int qmm_stream_prefetch_bytes = 4096;
+bool qmm_stream_narrow_only = false;
+
 /* sum_j a[j] * b[j] over n (a multiple of 8) in eight float32 lanes. */
 CPU_KERNEL static float dot8(const float* a, const float* b, int n) {
   float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -324,28 +327,12 @@ CPU_KERNEL static void axpy(float* y, float c, const float* e, int n) {
 
 void qmm_generic_columns(const qmm_matrix* w, int rows, const float* x, int64_t ldx, int64_t c0,
                          int64_t nc, float* y, int64_t ldy) {
-  int gs = w->group_size;
-  int64_t ng = nc / gs;
-  bool affine = w->mode == QUANT_AFFINE;
+  /* each weight row is dequantized as the reference does (scale * q +
+   * bias), then added times x: no separate bias sum to cancel against */
   float e[nc];
-  float s[ng], b[ng];
-  float bias_acc[rows][ng];
-  for (int r = 0; r < rows; r++) {
-    memset(y + r * ldy, 0, sizeof(float) * (size_t)nc);
-    memset(bias_acc[r], 0, sizeof(float) * (size_t)ng);
-  }
+  for (int r = 0; r < rows; r++) memset(y + r * ldy, 0, sizeof(float) * (size_t)nc);
   for (int64_t k = 0; k < w->rows; k++) {
-    qmm_decode_elements(w->mode, w->bits, w->w + k * w->w_ld, c0, nc, e);
-    qmm_load_scales(w, k, c0 / gs, ng, s, affine ? b : NULL);
-    for (int r = 0; r < rows; r++) {
-      float xv = x[r * ldx + k];
-      for (int64_t g = 0; g < ng; g++) {
-        axpy(y + r * ldy + g * gs, xv * s[g], e + g * gs, gs);
-        if (affine) bias_acc[r][g] += xv * b[g];
-      }
-    }
+    qmm_dequantize_row(w, k, c0, nc, e);
+    for (int r = 0; r < rows; r++) axpy(y + r * ldy, x[r * ldx + k], e, (int)nc);
   }
-  if (affine)
-    for (int r = 0; r < rows; r++)
-      for (int64_t c = 0; c < nc; c++) y[r * ldy + c] += bias_acc[r][c / gs];
 }

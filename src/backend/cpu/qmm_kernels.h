@@ -109,22 +109,16 @@ extern const qmm_stream_kernel qmm_generic_stream;
 void qmm_generic_columns(const qmm_matrix* w, int rows, const float* x, int64_t ldx, int64_t c0,
                          int64_t nc, float* y, int64_t ldy);
 
-/* GEMM microkernels (many rows, transpose = true), BLIS's contract: the
- * driver dequantizes nr weight rows, kc codes at a time, into float32
- * rows[nr][ld] (rows past the matrix are zeros); pack() lays them out as
- * the kernel reads them (panel: kc x nr, or kc/2 x nr pairs for bfloat16);
- * micro() computes c[m][j] (+)= sum_k x[m][k] * panel(k, j) for m < mr
- * rows of x (x_elem_size bytes each, row stride ldx elements, starting at
- * the chunk's first k) and j < nr, c row stride ldc, float32 sums;
- * accumulate = false starts from zero. kc is a multiple of 16. */
-typedef struct qmm_gemm_kernel {
-  const char* name;
-  int nr, mr;
-  int x_elem_size; /* 4: float32 x, 2: bfloat16 x */
-  void (*pack)(void* panel, const float* rows, int64_t ld, int kc);
-  void (*micro)(int mr, const void* panel, const void* x, int64_t ldx, int kc, float* c,
-                int64_t ldc, bool accumulate);
-} qmm_gemm_kernel;
+/* ---- tuning knobs of the streaming kernels (bench_qmm sweeps them; not
+ * API, defaults in qmm_generic.c) ---- */
+
+/* Bytes ahead of the weight stream the AVX2 and AVX-512 128-code streaming
+ * kernels prefetch (0: leave it to the hardware prefetchers; 4096 measured
+ * best on the device tool's Xeon against 0, 2048 and 8192). */
+extern int qmm_stream_prefetch_bytes;
+/* true: the AVX-512 streaming kernels of 32/64-code chunks (kept for
+ * K % 128 != 0) for every K, so benchmarks compare both in one run. */
+extern bool qmm_stream_narrow_only;
 
 /* ---- per-ISA kernels (NULL where the build has none) ---- */
 
@@ -134,9 +128,4 @@ const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int g
                                                 int64_t K, mlx_dtype x_dtype);
 const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int group_size,
                                                   int64_t K, mlx_dtype x_dtype, bool bf16);
-/* The GEMM microkernel for x of x_dtype (bf16: AVX512_BF16 usable), or
- * NULL. */
-const qmm_gemm_kernel* qmm_avx2_gemm_kernel(mlx_dtype x_dtype);
-const qmm_gemm_kernel* qmm_avx512_gemm_kernel(mlx_dtype x_dtype, bool bf16);
-
 #endif

@@ -1,0 +1,196 @@
+/* test_qmm_gemm.c - the GEMM path of the quantized matmul (more rows of x
+ * than the streaming kernels take) on raw buffers, at every instruction
+ * set this CPU has, against cpu_qmm_reference.
+ *
+ * What it proves: for every mode (affine bits 2, 3, 4, 5, 6, 8 with groups
+ * 32, 64 and 128; mxfp4, mxfp8, nvfp4), float32 / float16 / bfloat16
+ * activations and scale dtypes, M from 9 to 600 (and one M above the
+ * driver's row block), K and N that are not multiples of the kernels'
+ * tiles (panels of 16 or 32 weight rows, K chunks of 128 or 256, blocks of
+ * 6 to 14 rows), padded weight and scale rows: the products agree with the
+ * double-precision reference within 4e-6 of the largest output (the
+ * kernels sum exact products in float32; the bfloat16 ones apply the
+ * scales per group), and nothing is written past an output row.
+ * transpose = false is checked on a few shapes too (dequantized tiles and
+ * sgemm). On CPUs with AVX512_BF16 the vdpbf16ps kernels are checked as
+ * well as the float32 ones the timing may prefer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/isa.h"
+#include "backend/cpu/qmm.h"
+#include "backend/cpu/qmm_gemm.h"
+#include "core/half.h"
+#include "harness.h"
+
+typedef struct rmat {
+  qmm_matrix m;
+  uint32_t* w;
+  void* s;
+  void* b;
+} rmat;
+
+static uint32_t rand_u32(void) {
+  uint32_t lo = (uint32_t)test_rand(0, 65536), hi = (uint32_t)test_rand(0, 65536);
+  return (hi << 16) ^ lo;
+}
+
+static void put_scale(void* p, mlx_dtype t, int64_t i, float v) {
+  if (t == MLX_FLOAT16) ((uint16_t*)p)[i] = f32_to_f16(v);
+  else if (t == MLX_BFLOAT16) ((uint16_t*)p)[i] = f32_to_bf16(v);
+  else ((float*)p)[i] = v;
+}
+
+/* A random quantized matrix of rows x cols codes, rows padded by a few
+ * words / scales. */
+static rmat random_matrix(quant_mode mode, int bits, int gs, int rows, int cols, mlx_dtype st) {
+  rmat r = {0};
+  int64_t wl = (int64_t)cols * bits / 32 + 3, G = cols / gs, sl = G + 2;
+  r.w = malloc(sizeof(uint32_t) * (size_t)(rows * wl));
+  for (int64_t i = 0; i < rows * wl; i++) r.w[i] = rand_u32();
+  bool affine = mode == QUANT_AFFINE;
+  if (!affine) st = MLX_UINT8;
+  size_t es = st == MLX_FLOAT32 ? 4 : st == MLX_UINT8 ? 1 : 2;
+  r.s = malloc(es * (size_t)(rows * sl));
+  r.b = affine ? malloc(es * (size_t)(rows * sl)) : NULL;
+  for (int64_t i = 0; i < rows * sl; i++) {
+    if (affine) {
+      /* MLX's "edge" rule can make scales negative */
+      put_scale(r.s, st, i, (float)test_rand(-0.02, 0.1));
+      put_scale(r.b, st, i, (float)test_rand(-1, 1));
+    } else if (mode == QUANT_NVFP4) {
+      ((uint8_t*)r.s)[i] = (uint8_t)test_rand(0x28, 0x48); /* E4M3 0.125 .. 2 */
+    } else {
+      ((uint8_t*)r.s)[i] = (uint8_t)test_rand(120, 132); /* E8M0 2^-7 .. 2^4 */
+    }
+  }
+  r.m = (qmm_matrix){mode, bits, gs, rows, cols, r.w, wl, r.s, r.b, st, sl};
+  return r;
+}
+
+static void free_matrix(rmat* r) {
+  free(r->w);
+  free(r->s);
+  free(r->b);
+}
+
+static double worst_bf16 = 0, worst_other = 0;
+
+/* One product: m rows of x (dtype xt) times the matrix, checked. */
+static void gemm_case(const rmat* r, bool transpose, mlx_dtype xt, int m, const char* tag) {
+  const qmm_matrix* w = &r->m;
+  int K = transpose ? w->cols : w->rows, N = transpose ? w->rows : w->cols;
+  int64_t ldx = K + 5, ldo = N + 3;
+  float* xf = malloc(sizeof(float) * (size_t)(m * ldx));
+  uint16_t* xh = malloc(sizeof(uint16_t) * (size_t)(m * ldx));
+  for (int64_t i = 0; i < m * ldx; i++) {
+    float v = (float)test_rand(-2, 2);
+    if (xt == MLX_BFLOAT16) {
+      xh[i] = f32_to_bf16(v);
+      v = bf16_to_f32(xh[i]);
+    } else if (xt == MLX_FLOAT16) {
+      xh[i] = f32_to_f16(v);
+      v = f16_to_f32(xh[i]);
+    }
+    xf[i] = v;
+  }
+  float* ref = malloc(sizeof(float) * (size_t)(m * ldo));
+  float* got = malloc(sizeof(float) * (size_t)(m * ldo));
+  for (int64_t i = 0; i < m * ldo; i++) got[i] = ref[i] = NAN;
+  cpu_qmm_reference(w, transpose, xf, ldx, m, ref, ldo);
+  CHECK_OK(cpu_qmm_run(w, transpose, xt == MLX_FLOAT32 ? (const void*)xf : xh, xt, ldx, m, got,
+                       MLX_FLOAT32, ldo));
+  double num = 0, den = 0;
+  bool pad_ok = true;
+  for (int i = 0; i < m; i++) {
+    for (int n = 0; n < N; n++) {
+      double d = fabs((double)got[i * ldo + n] - ref[i * ldo + n]);
+      if (!(d <= num)) num = d;
+      if (fabs(ref[i * ldo + n]) > den) den = fabs(ref[i * ldo + n]);
+    }
+    for (int64_t n = N; n < ldo; n++) pad_ok = pad_ok && isnan(got[i * ldo + n]);
+  }
+  double e = den > 0 ? num / den : num;
+  double* worst = xt == MLX_BFLOAT16 ? &worst_bf16 : &worst_other;
+  if (!(e <= *worst)) *worst = e;
+  CHECK_MSG(e <= 4e-6 && pad_ok, "gemm %s mode %d b%d g%d %s x%d m=%d K=%d N=%d: rel error %.3g%s",
+            tag, (int)w->mode, w->bits, w->group_size, transpose ? "T" : "N", (int)xt, m, K, N, e,
+            pad_ok ? "" : " (wrote past the row)");
+  free(xf);
+  free(xh);
+  free(ref);
+  free(got);
+}
+
+typedef struct fmt {
+  quant_mode mode;
+  int bits, gs;
+} fmt;
+
+static void test_gemm_every_isa(void) {
+  const fmt fmts[] = {{QUANT_AFFINE, 4, 64},  {QUANT_AFFINE, 8, 64},  {QUANT_MXFP4, 4, 32},
+                      {QUANT_AFFINE, 4, 32},  {QUANT_AFFINE, 4, 128}, {QUANT_AFFINE, 8, 32},
+                      {QUANT_AFFINE, 8, 128}, {QUANT_AFFINE, 2, 64},  {QUANT_AFFINE, 3, 128},
+                      {QUANT_AFFINE, 5, 32},  {QUANT_AFFINE, 6, 64},  {QUANT_MXFP8, 8, 32},
+                      {QUANT_NVFP4, 4, 16}};
+  const int nf = (int)(sizeof fmts / sizeof fmts[0]);
+  const mlx_dtype xts[3] = {MLX_BFLOAT16, MLX_FLOAT32, MLX_FLOAT16};
+  const mlx_dtype sts[3] = {MLX_BFLOAT16, MLX_FLOAT32, MLX_FLOAT16};
+  cpu_isa_level best = cpu_isa();
+  /* the last pass forces AVX-512's vdpbf16ps kernels (the first lets the
+   * timing choose, normally the float32 kernels) */
+  int passes = (int)best + 1 + (best >= CPU_ISA_AVX512 && cpu_has_avx512_bf16());
+  for (int pass = 0; pass < passes; pass++) {
+    int level = pass <= (int)best ? pass : (int)best;
+    cpu_qmm_set_isa_cap((cpu_isa_level)level);
+    qgemm_set_bf16_policy(pass > (int)best ? 1 : -1);
+    const char* tag = pass > (int)best ? "avx512bf16" : cpu_isa_name((cpu_isa_level)level);
+    for (int f = 0; f < nf; f++) {
+      /* N = 45 (a panel and a part), K = 384 (a 256-code chunk and a
+       * part) or the smallest multiple of 128 plus one group */
+      int Ks[2] = {384, 128 + fmts[f].gs};
+      for (int ki = 0; ki < 2; ki++) {
+        rmat r = random_matrix(fmts[f].mode, fmts[f].bits, fmts[f].gs, 45, Ks[ki], sts[f % 3]);
+        const int ms[4] = {9, 13, 29, 71};
+        for (int mi = 0; mi < 4; mi++)
+          for (int d = 0; d < 3; d++) {
+            if (ki == 1 && mi % 2) continue;
+            gemm_case(&r, true, xts[d], ms[mi], tag);
+          }
+        free_matrix(&r);
+      }
+    }
+    /* larger: M = 600 on [77, 1088]; M = 1030 (two row blocks) on [33, 256];
+     * M = 71 on [519, 256] (groups of several panels, the last one short) */
+    for (int f = 0; f < 3; f++) {
+      rmat r = random_matrix(fmts[f].mode, fmts[f].bits, fmts[f].gs, 77, 1088, MLX_BFLOAT16);
+      for (int d = 0; d < 2; d++) gemm_case(&r, true, xts[d], 600, tag);
+      free_matrix(&r);
+      r = random_matrix(fmts[f].mode, fmts[f].bits, fmts[f].gs, 33, 256, MLX_FLOAT32);
+      for (int d = 0; d < 2; d++) gemm_case(&r, true, xts[d], 1030, tag);
+      free_matrix(&r);
+      r = random_matrix(fmts[f].mode, fmts[f].bits, fmts[f].gs, 519, 256, MLX_FLOAT16);
+      for (int d = 0; d < 2; d++) gemm_case(&r, true, xts[d], 71, tag);
+      free_matrix(&r);
+    }
+    /* transpose = false: K = 70 weight rows, N = 3 groups */
+    for (int f = 0; f < nf; f += 2) {
+      rmat r = random_matrix(fmts[f].mode, fmts[f].bits, fmts[f].gs, 70, 3 * fmts[f].gs,
+                             MLX_FLOAT32);
+      for (int d = 0; d < 3; d++) gemm_case(&r, false, xts[d], 17, tag);
+      free_matrix(&r);
+    }
+    printf("gemm checked at ISA level %s\n", tag);
+  }
+  cpu_qmm_set_isa_cap(CPU_ISA_AVX512);
+  qgemm_set_bf16_policy(-1);
+  printf("worst rel. error: bfloat16 x %.3g, float32/float16 x %.3g\n", worst_bf16, worst_other);
+}
+
+int main(void) {
+  test_init();
+  test_gemm_every_isa();
+  return test_finish("test_qmm_gemm");
+}
