@@ -241,6 +241,7 @@ static bool is_digit(const parser* ps) {
 }
 
 static json_value* read_number(parser* ps) {
+  const unsigned char* start = ps->p;
   bool negative = false, integer = true, overflow = false;
   uint64_t value = 0;
   if (*ps->p == '-') {
@@ -289,6 +290,13 @@ static json_value* read_number(parser* ps) {
     v->as.number.negative = negative;
     v->as.number.overflow = integer && overflow;
     v->as.number.value = integer && !overflow ? value : 0;
+    size_t n = (size_t)(ps->p - start);
+    char* text = arena_alloc(ps, n + 1);
+    if (!text) return NULL;
+    memcpy(text, start, n);
+    text[n] = 0;
+    v->as.number.text = text;
+    v->as.number.text_len = n;
   }
   return v;
 }

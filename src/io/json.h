@@ -48,6 +48,8 @@ struct json_value {
       bool negative;
       bool overflow;
       uint64_t value;
+      const char* text; /* the number as written (NUL-terminated) */
+      size_t text_len;
     } number;
     struct {
       json_value** items;
