@@ -163,7 +163,7 @@ static void free_block(moe_block* b) {
 }
 
 /* moe_apply on x [tokens, H] (viewed as shape) in each sorting mode against
- * the reference; sorted and unsorted must agree exactly. */
+ * the reference; sorted and unsorted agree (exactly when quantized). */
 static void check_block(const moe_block* b, int tokens, const int* shape,
                         int nd, double tol, const char* what) {
   ref_weights* r = malloc(sizeof *r);
@@ -190,10 +190,20 @@ static void check_block(const moe_block* b, int tokens, const int* shape,
     CHECK_MSG(e < tol, "%s sort mode %d: relative error %g", what, m, e);
     mlx_array_free(y);
   }
-  for (int i = 0; outs[0] && outs[1] && outs[2] && i < tokens * H; i++) {
+  /* quantized experts: the same products in any order, bit for bit; float
+   * experts: sorted runs are stacked into one BLAS product (other kernels,
+   * other rounding), so the orders agree to float32 rounding */
+  bool exact = b->gate.quantized;
+  for (int i = 0; exact && outs[0] && outs[1] && outs[2] && i < tokens * H; i++) {
     CHECK_MSG(outs[0][i] == outs[1][i], "%s: sorted differs at %d", what, i);
     CHECK_MSG(outs[0][i] == outs[2][i], "%s: auto differs at %d", what, i);
     if (outs[0][i] != outs[1][i] || outs[0][i] != outs[2][i]) break;
+  }
+  if (!exact && outs[0] && outs[1] && outs[2]) {
+    double e1 = rel_err(outs[1], outs[0], (size_t)tokens * H);
+    double e2 = rel_err(outs[2], outs[0], (size_t)tokens * H);
+    CHECK_MSG(e1 < 1e-6 && e2 < 1e-6, "%s: sorted/auto differ from unsorted by %g / %g", what,
+              e1, e2);
   }
   /* the router picks the reference's experts, weights sum to 1 */
   mlx_array idx = mlx_array_new(), w = mlx_array_new();

@@ -1028,6 +1028,47 @@ static void test_gather_qmm(void) {
   qmat_free(&q);
 }
 
+/* Consecutive items on the same matrix of b (sorted MoE tokens) are
+ * stacked into one product: runs, a clamped index joining a run, M = 1 and
+ * M = 3, every float dtype, against a double reference. */
+static void test_gather_mm_runs(void) {
+  const mlx_dtype dts[4] = {MLX_FLOAT32, MLX_FLOAT64, MLX_FLOAT16, MLX_BFLOAT16};
+  for (int d = 0; d < 4; d++)
+    for (int M = 1; M <= 3; M += 2) {
+      enum { ITEMS = 7, K = 24, N = 9, NA = 6, NB = 5 };
+      int as[3] = {NA, M, K}, bs[3] = {NB, K, N};
+      mlx_array a = random_array(as, 3, dts[d], -1, 1);
+      mlx_array b = random_array(bs, 3, dts[d], -1, 1);
+      int32_t lv[ITEMS] = {5, 0, 3, 3, 1, 2, 4}, rv[ITEMS] = {1, 1, 1, 3, 3, 7, 4};
+      int n = ITEMS;
+      mlx_array lhs = index_array(lv, &n, 1), rhs = index_array(rv, &n, 1);
+      mlx_array out = mlx_array_new();
+      CHECK_OK(mlx_gather_mm(&out, a, b, lhs, rhs, false, test_stream));
+      int want_shape[3] = {ITEMS, M, N};
+      CHECK(test_shape_is(out, want_shape, 3));
+      double* ad = test_to_f64(a);
+      double* bd = test_to_f64(b);
+      double ref[ITEMS * 3 * N];
+      for (int i = 0; ad && bd && i < ITEMS; i++) {
+        int ri = rv[i] >= NB ? NB - 1 : rv[i];
+        for (int m = 0; m < M; m++)
+          for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++)
+              acc += ad[(lv[i] * M + m) * K + k] * bd[(ri * K + k) * N + j];
+            ref[(i * M + m) * N + j] = acc;
+          }
+      }
+      double e = rel_error(out, ref, (size_t)ITEMS * M * N);
+      CHECK_MSG(e <= tolerance(dts[d]), "gather_mm runs dtype %d M %d: %.3g", (int)dts[d], M,
+                e);
+      free(ad);
+      free(bd);
+      mlx_array arrs[] = {a, b, lhs, rhs, out};
+      for (size_t i = 0; i < 5; i++) mlx_array_free(arrs[i]);
+    }
+}
+
 static void test_gather_mm(void) {
   const mlx_dtype dts[4] = {MLX_FLOAT32, MLX_FLOAT64, MLX_FLOAT16, MLX_BFLOAT16};
   for (int d = 0; d < 4; d++) {
@@ -1438,6 +1479,7 @@ int main(void) {
   test_kernels_every_isa();
   test_gather_qmm();
   test_gather_mm();
+  test_gather_mm_runs();
   test_qqmm();
   test_errors();
   return test_finish("test_qmm");
