@@ -12,6 +12,7 @@
 
 #include "cmlx/model.h"
 #include "harness.h"
+#include "model_util.h"
 
 #define GPT_DIR CMLX_TEST_DATA "/fixtures/tiny-gpt-oss"
 enum { L = 4, E = 4, HID = 128, INTER = 128, V = 512 };
@@ -22,23 +23,6 @@ static mlx_array ref(const char* name) {
   mlx_array a = mlx_array_new();
   CHECK_OK(mlx_map_string_to_array_get(&a, refs, name));
   return a;
-}
-
-/* max |a - b| / max |b| */
-static double rel_err(mlx_array a, mlx_array b) {
-  double* x = test_to_f64(a);
-  double* y = test_to_f64(b);
-  size_t n = mlx_array_size(b);
-  CHECK(mlx_array_size(a) == n);
-  double md = 0, mb = 0;
-  for (size_t i = 0; x && y && i < n; i++) {
-    double d = fabs(x[i] - y[i]);
-    if (d > md || isnan(d)) md = isnan(d) ? INFINITY : d;
-    if (fabs(y[i]) > mb) mb = fabs(y[i]);
-  }
-  free(x);
-  free(y);
-  return mb > 0 ? md / mb : md;
 }
 
 static bool bit_equal(mlx_array a, mlx_array b) {
@@ -54,52 +38,6 @@ static bool bit_equal(mlx_array a, mlx_array b) {
   return eq;
 }
 
-static mlx_array logits_for(cmlx_model* m, mlx_array ids) {
-  mlx_array tok = mlx_array_new(), out = mlx_array_new();
-  int shape[2] = {1, (int)mlx_array_size(ids)};
-  CHECK_OK(mlx_reshape(&tok, ids, shape, 2, test_stream));
-  CHECK_OK(cmlx_model_forward(&out, m, tok, NULL, test_stream));
-  mlx_array_free(tok);
-  return out;
-}
-
-/* Greedy decoding with the cache: prefill prompt[0:n] in chunks, then one
- * token at a time; writes `steps` generated ids. */
-static void greedy(cmlx_model* m, const int32_t* prompt, int n, int steps,
-                   int32_t* out, int chunk) {
-  cmlx_cache* cache = NULL;
-  CHECK_OK(cmlx_cache_new(&cache, m));
-  if (!cache) return;
-  mlx_array logits = mlx_array_new(), tok = mlx_array_new(),
-            last = mlx_array_new(), next = mlx_array_new();
-  for (int at = 0; at < n; at += chunk) {
-    int len = n - at < chunk ? n - at : chunk;
-    mlx_array t = test_array_i32(prompt + at, (int[]){1, len}, 2);
-    CHECK_OK(cmlx_model_forward(&logits, m, t, cache, test_stream));
-    CHECK_OK(mlx_array_eval(logits));
-    mlx_array_free(t);
-  }
-  CHECK(cmlx_cache_offset(cache) == n);
-  for (int i = 0; i < steps; i++) {
-    int len = mlx_array_dim(logits, 1);
-    CHECK_OK(mlx_slice(&last, logits, (int[]){0, len - 1, 0}, 3,
-                       (int[]){1, len, V}, 3, (int[]){1, 1, 1}, 3,
-                       test_stream));
-    CHECK_OK(cmlx_sample(&next, last, 0.0f, 1.0f, NULL, test_stream));
-    CHECK_OK(mlx_array_eval(next));
-    const int32_t* v = mlx_array_data_int32(next);
-    out[i] = v ? v[0] : -1;
-    if (i + 1 == steps) break;
-    CHECK_OK(mlx_reshape(&tok, next, (int[]){1, 1}, 2, test_stream));
-    CHECK_OK(cmlx_model_forward(&logits, m, tok, cache, test_stream));
-  }
-  mlx_array_free(logits);
-  mlx_array_free(tok);
-  mlx_array_free(last);
-  mlx_array_free(next);
-  cmlx_cache_free(cache);
-}
-
 static void check_greedy(cmlx_model* m, int chunk, const char* what) {
   mlx_array ids = ref("input_ids"), gids = ref("greedy_ids");
   CHECK_OK(mlx_array_eval(ids));
@@ -110,7 +48,7 @@ static void check_greedy(cmlx_model* m, int chunk, const char* what) {
   int32_t out[16] = {0};
   CHECK(steps == 8);
   if (prompt && expect && steps == 8) {
-    greedy(m, prompt, n, steps, out, chunk);
+    model_greedy(m, prompt, n, steps, out, chunk);
     for (int i = 0; i < steps; i++)
       CHECK_MSG(out[i] == expect[n + i], "%s, prefill chunk %d: token %d is "
                 "%d, expected %d", what, chunk, i, out[i], expect[n + i]);
@@ -143,8 +81,8 @@ static void test_float(void) {
   CHECK(info.weight_bytes == params * 4);
 
   mlx_array ids = ref("input_ids"), want = ref("logits");
-  mlx_array got = logits_for(m, ids);
-  double err = rel_err(got, want);
+  mlx_array got = model_logits(m, ids);
+  double err = model_rel_err(got, want);
   fprintf(stderr, "tiny-gpt-oss float32 logits: relative error %.3g\n", err);
   CHECK_MSG(err < 1e-4, "relative error %g", err);
 
@@ -175,7 +113,7 @@ static void test_float(void) {
     }
     mlx_array full = mlx_array_new();
     CHECK_OK(mlx_concatenate_axis(&full, parts, 1, test_stream));
-    double e = rel_err(full, got);
+    double e = model_rel_err(full, got);
     fprintf(stderr, "tiny-gpt-oss chunked prefill (13, 18, 9) vs one pass: "
             "%.3g\n", e);
     CHECK_MSG(e < 1e-5, "chunked prefill differs: %g", e);
@@ -212,21 +150,9 @@ static void remove_dir(char* dir) {
   free(dir);
 }
 
-static char* read_text(const char* path) {
-  size_t n = 0;
-  unsigned char* b = test_read_bytes(path, &n);
-  CHECK(b != NULL);
-  if (!b) return NULL;
-  char* s = malloc(n + 1);
-  memcpy(s, b, n);
-  s[n] = 0;
-  free(b);
-  return s;
-}
-
 /* The fixture's config with extra members inserted after the first '{'. */
 static void write_config(const char* dir, const char* extra) {
-  char* cfg = read_text(GPT_DIR "/config.json");
+  char* cfg = test_read_text(GPT_DIR "/config.json");
   if (!cfg) return;
   char path[1024];
   snprintf(path, sizeof path, "%s/config.json", dir);
@@ -395,7 +321,7 @@ static void check_block_layout(void) {
   /* and the blocks approximate the float weights (x @ W transposed) */
   mlx_array t = mlx_array_new();
   CHECK_OK(mlx_swapaxes(&t, gu, 1, 2, test_stream));
-  double e = rel_err(deq, t);
+  double e = model_rel_err(deq, t);
   CHECK_MSG(e < 0.25, "mxfp4 blocks vs float: %g", e);
   free(b);
   free(sc);
@@ -442,10 +368,10 @@ static void test_native(void) {
           a.num_parameters == b.num_parameters);
     /* the same packed experts, bit for bit, as quantizing the float model */
     mlx_array ids = ref("input_ids"), want = ref("logits");
-    mlx_array la = logits_for(nat, ids), lb = logits_for(ref_m, ids);
+    mlx_array la = model_logits(nat, ids), lb = model_logits(ref_m, ids);
     CHECK_MSG(bit_equal(la, lb), "native mxfp4 logits differ from the float "
               "model quantized to mxfp4");
-    double err = rel_err(la, want);
+    double err = model_rel_err(la, want);
     fprintf(stderr, "tiny-gpt-oss native mxfp4 experts: relative logits "
             "error %.4g against float\n", err);
     /* measured 0.01155 when written */
@@ -456,8 +382,8 @@ static void test_native(void) {
     const int32_t* prompt = mlx_array_data_int32(ids);
     int32_t ga[8] = {0}, gb[8] = {1};
     if (prompt) {
-      greedy(nat, prompt, 40, 8, ga, 40);
-      greedy(ref_m, prompt, 40, 8, gb, 40);
+      model_greedy(nat, prompt, 40, 8, ga, 40);
+      model_greedy(ref_m, prompt, 40, 8, gb, 40);
     }
     CHECK(memcmp(ga, gb, sizeof ga) == 0);
 
@@ -498,7 +424,7 @@ static void test_native(void) {
     cmlx_model* back = NULL;
     CHECK_OK(cmlx_model_load(&back, out, test_stream));
     if (back) {
-      mlx_array lc = logits_for(back, ids);
+      mlx_array lc = model_logits(back, ids);
       CHECK(bit_equal(lc, la));
       mlx_array_free(lc);
       cmlx_model_free(back);
@@ -526,9 +452,9 @@ static void test_native_bf16(void) {
     CHECK_OK(cmlx_model_get_info(&info, m));
     CHECK(info.dtype == MLX_BFLOAT16 && info.num_quantized_layers == 3 * L);
     mlx_array ids = ref("input_ids"), want = ref("logits");
-    mlx_array got = logits_for(m, ids);
+    mlx_array got = model_logits(m, ids);
     CHECK(mlx_array_dtype(got) == MLX_BFLOAT16);
-    double err = rel_err(got, want);
+    double err = model_rel_err(got, want);
     fprintf(stderr, "tiny-gpt-oss native mxfp4 experts + bfloat16: relative "
             "logits error %.4g against float32\n", err);
     /* measured 0.01503 when written */
@@ -571,7 +497,7 @@ static void test_old_config(void) {
     CHECK_OK(cmlx_model_get_info(&info, a));
     CHECK(info.num_experts_per_tok == 2);
     mlx_array ids = ref("input_ids");
-    mlx_array la = logits_for(a, ids), lb = logits_for(b, ids);
+    mlx_array la = model_logits(a, ids), lb = model_logits(b, ids);
     CHECK(bit_equal(la, lb));
     mlx_array_free(la);
     mlx_array_free(lb);
@@ -595,8 +521,8 @@ static void test_quantized(int group_size, int bits, const char* mode,
   CHECK(info.quantized && info.num_quantized_layers == 2 + L * 8 &&
         info.num_float_layers == 0);
   mlx_array ids = ref("input_ids"), want = ref("logits");
-  mlx_array got = logits_for(m, ids);
-  double err = rel_err(got, want);
+  mlx_array got = model_logits(m, ids);
+  double err = model_rel_err(got, want);
   fprintf(stderr, "tiny-gpt-oss %s %d-bit g%d (routers affine 8-bit g64): "
           "relative logits error %.4g (bound %.4g), %llu weight bytes\n",
           mode, bits, group_size, err, bound,
@@ -609,7 +535,7 @@ static void test_quantized(int group_size, int bits, const char* mode,
   CHECK_OK(cmlx_model_save(m, out));
   char path[1024];
   snprintf(path, sizeof path, "%s/config.json", out);
-  char* cfg = read_text(path);
+  char* cfg = test_read_text(path);
   bool router_differs = group_size != 64 || bits != 8 ||
                         strcmp(mode, "affine") != 0;
   CHECK(cfg && (strstr(cfg, "\"model.layers.3.mlp.router\": {") != NULL) ==
@@ -618,7 +544,7 @@ static void test_quantized(int group_size, int bits, const char* mode,
   cmlx_model* back = NULL;
   CHECK_OK(cmlx_model_load(&back, out, test_stream));
   if (back) {
-    mlx_array lb = logits_for(back, ids);
+    mlx_array lb = model_logits(back, ids);
     CHECK(bit_equal(lb, got));
     mlx_array_free(lb);
     cmlx_model_free(back);
@@ -729,7 +655,7 @@ static void test_bad_dirs(void) {
  * with): quantized while built equals built in float then quantized; the
  * router follows GPT-OSS's rule; bad configs are refused. */
 static void test_random(void) {
-  char* cfg = read_text(GPT_DIR "/config.json");
+  char* cfg = test_read_text(GPT_DIR "/config.json");
   if (!cfg) return;
   cmlx_quant_spec q = {0, 0, "mxfp4"};
   cmlx_model *a = NULL, *b = NULL;
@@ -744,7 +670,7 @@ static void test_random(void) {
     CHECK(ia.weight_bytes == ib.weight_bytes);
     CHECK(strcmp(ia.quant.mode, "mxfp4") == 0);
     mlx_array ids = ref("input_ids");
-    mlx_array la = logits_for(a, ids), lb = logits_for(b, ids);
+    mlx_array la = model_logits(a, ids), lb = model_logits(b, ids);
     CHECK(bit_equal(la, lb));
     double* v = test_to_f64(la);
     bool finite = v != NULL;

@@ -8,6 +8,7 @@
 
 #include "cmlx/model.h"
 #include "harness.h"
+#include "model_util.h"
 #include "io/json.h"
 #include "models/model_internal.h"
 
@@ -37,17 +38,6 @@ static const char* sub(const char* name) {
   k = (k + 1) % 4;
   snprintf(buf[k], sizeof buf[k], "%s/%s", tmp_root, name);
   return buf[k];
-}
-
-static char* read_text(const char* path) {
-  size_t n = 0;
-  unsigned char* b = test_read_bytes(path, &n);
-  if (!b) return NULL;
-  char* s = malloc(n + 1);
-  memcpy(s, b, n);
-  s[n] = 0;
-  free(b);
-  return s;
 }
 
 static bool same_array(mlx_array a, mlx_array b) {
@@ -182,7 +172,7 @@ static void test_save_float(void) {
   const char* dir = sub("float");
   CHECK_OK(cmlx_model_save(m, dir));
   /* config.json as mlx-lm's save_config writes it */
-  char* cfg = read_text(sub("float/config.json"));
+  char* cfg = test_read_text(sub("float/config.json"));
   char want[4096];
   snprintf(want, sizeof want, float_config, "");
   CHECK_MSG(cfg && strcmp(cfg, want) == 0, "config.json:\n%s", cfg);
@@ -193,7 +183,7 @@ static void test_save_float(void) {
   CHECK(map_size(saved) == 21);
   check_same_maps(orig, saved);
   /* the index: total size, every tensor in model.safetensors, sorted */
-  char* idx = read_text(sub("float/model.safetensors.index.json"));
+  char* idx = test_read_text(sub("float/model.safetensors.index.json"));
   json_doc doc = {0};
   json_error err;
   CHECK(idx && json_parse(idx, strlen(idx), &doc, &err) == 0);
@@ -286,7 +276,7 @@ static void test_save_quantized(void) {
 
   const char* dir = sub("q4");
   CHECK_OK(cmlx_model_save(m, dir));
-  char* cfg = read_text(sub("q4/config.json"));
+  char* cfg = test_read_text(sub("q4/config.json"));
   const char* block =
       "{\n        \"group_size\": 64,\n        \"bits\": 4,\n"
       "        \"mode\": \"affine\",\n"
@@ -350,7 +340,7 @@ static void test_save_quantized(void) {
     }
     /* in shards: several files, an index naming them, same logits */
     CHECK_OK(cmlx_model_save_sharded(r, sub("q4shards"), 200000));
-    char* idx = read_text(sub("q4shards/model.safetensors.index.json"));
+    char* idx = test_read_text(sub("q4shards/model.safetensors.index.json"));
     CHECK(idx && strstr(idx, "\"model-00001-of-00003.safetensors\"") &&
           strstr(idx, "\"model-00003-of-00003.safetensors\""));
     free(idx);
@@ -395,7 +385,7 @@ static void test_save_mxfp4(void) {
   CHECK(sc.ctx && mlx_array_dtype(sc) == MLX_UINT8 &&
         test_shape_is(sc, (int[]){512, 4}, 2));
   if (sc.ctx) mlx_array_free(sc);
-  char* cfg = read_text(sub("mx/config.json"));
+  char* cfg = test_read_text(sub("mx/config.json"));
   CHECK(cfg && strstr(cfg, "\"quantization\": {\n        \"group_size\": 32,"
                            "\n        \"bits\": 4,\n        \"mode\": "
                            "\"mxfp4\"\n    },"));
@@ -503,7 +493,6 @@ static void test_random(void) {
   cmlx_model_free(q);
 }
 
-
 /* Qwen2 (q/k/v biases, no o_proj bias) and Qwen3 (q/k RMSNorms): declared
  * names as transformers / mlx-lm use them, and a forward pass runs. No
  * reference logits exist for these (no fixture). */
@@ -547,7 +536,7 @@ static void test_variants(void) {
 /* ---- bad directories ---- */
 
 static char* fixture_config(void) {
-  return read_text(LLAMA_DIR "/config.json");
+  return test_read_text(LLAMA_DIR "/config.json");
 }
 
 /* Replaces the first occurrence of from by to in s (malloc'd result). */
@@ -698,7 +687,7 @@ static void test_bad_dirs(void) {
   CHECK_OK(cmlx_model_save(m, dq));
   cmlx_model_free(m);
   snprintf(path, sizeof path, "%s/config.json", dq);
-  char* qcfg = read_text(path);
+  char* qcfg = test_read_text(path);
   /* drop both quantization blocks: replace their keys by unknown ones */
   char* noq = replace(qcfg, "\"quantization\":", "\"quantization_x\":");
   char* noq2 = replace(noq, "\"quantization_config\":", "\"quant_x\":");

@@ -6,6 +6,7 @@
 
 #include "cmlx/model.h"
 #include "harness.h"
+#include "model_util.h"
 #include "io/json.h"
 #include "models/model_internal.h"
 
@@ -17,72 +18,6 @@ static mlx_array ref(const char* name) {
   mlx_array a = mlx_array_new();
   CHECK_OK(mlx_map_string_to_array_get(&a, refs, name));
   return a;
-}
-
-/* max |a - b| / max |b| over all elements (a and b of equal size). */
-static double rel_err(mlx_array a, mlx_array b) {
-  double* x = test_to_f64(a);
-  double* y = test_to_f64(b);
-  size_t n = mlx_array_size(b);
-  CHECK(mlx_array_size(a) == n);
-  double md = 0, mb = 0;
-  for (size_t i = 0; x && y && i < n; i++) {
-    double d = fabs(x[i] - y[i]);
-    if (d > md || isnan(d)) md = isnan(d) ? INFINITY : d;
-    if (fabs(y[i]) > mb) mb = fabs(y[i]);
-  }
-  free(x);
-  free(y);
-  return mb > 0 ? md / mb : md;
-}
-
-/* logits [1, L, V] for ids [L] (one pass, no cache). */
-static mlx_array logits_for(cmlx_model* m, mlx_array ids) {
-  mlx_array tok = mlx_array_new(), out = mlx_array_new();
-  int shape[2] = {1, (int)mlx_array_size(ids)};
-  CHECK_OK(mlx_reshape(&tok, ids, shape, 2, test_stream));
-  CHECK_OK(cmlx_model_forward(&out, m, tok, NULL, test_stream));
-  mlx_array_free(tok);
-  return out;
-}
-
-/* Greedy decoding with the cache: prefill prompt[0:n], then one token at a
- * time; writes `steps` generated ids. */
-static void greedy(cmlx_model* m, const int32_t* prompt, int n, int steps,
-                   int32_t* out, int chunk) {
-  cmlx_cache* cache = NULL;
-  CHECK_OK(cmlx_cache_new(&cache, m));
-  mlx_array logits = mlx_array_new(), tok = mlx_array_new(),
-            last = mlx_array_new(), next = mlx_array_new();
-  /* prefill, possibly in chunks */
-  for (int at = 0; at < n; at += chunk) {
-    int len = n - at < chunk ? n - at : chunk;
-    int shape[2] = {1, len};
-    mlx_array t = test_array_i32(prompt + at, shape, 2);
-    CHECK_OK(cmlx_model_forward(&logits, m, t, cache, test_stream));
-    mlx_array_free(t);
-  }
-  CHECK(cmlx_cache_offset(cache) == n);
-  for (int i = 0; i < steps; i++) {
-    int L = mlx_array_dim(logits, 1);
-    int start[3] = {0, L - 1, 0};
-    int stop[3] = {1, L, mlx_array_dim(logits, 2)};
-    int str[3] = {1, 1, 1};
-    CHECK_OK(mlx_slice(&last, logits, start, 3, stop, 3, str, 3, test_stream));
-    CHECK_OK(cmlx_sample(&next, last, 0.0f, 1.0f, NULL, test_stream));
-    CHECK_OK(mlx_array_eval(next));
-    const int32_t* v = mlx_array_data_int32(next);
-    out[i] = v ? v[0] : -1;
-    if (i + 1 == steps) break;
-    CHECK_OK(mlx_reshape(&tok, next, (int[]){1, 1}, 2, test_stream));
-    CHECK_OK(cmlx_model_forward(&logits, m, tok, cache, test_stream));
-  }
-  CHECK(cmlx_cache_offset(cache) == n + steps - 1);
-  mlx_array_free(logits);
-  mlx_array_free(tok);
-  mlx_array_free(last);
-  mlx_array_free(next);
-  cmlx_cache_free(cache);
 }
 
 static void test_float(void) {
@@ -107,8 +42,8 @@ static void test_float(void) {
   CHECK(info.weight_bytes == params * 4);
 
   mlx_array ids = ref("input_ids"), want = ref("logits");
-  mlx_array got = logits_for(m, ids);
-  double err = rel_err(got, want);
+  mlx_array got = model_logits(m, ids);
+  double err = model_rel_err(got, want);
   fprintf(stderr, "tiny-llama float32 logits: relative error %.3g\n", err);
   CHECK_MSG(err < 1e-4, "relative error %g", err);
 
@@ -121,14 +56,14 @@ static void test_float(void) {
   int n = (int)mlx_array_size(ids), total = (int)mlx_array_size(gids);
   int steps = total - n;
   int32_t out[16] = {0};
-  greedy(m, prompt, n, steps, out, n);
+  model_greedy(m, prompt, n, steps, out, n);
   for (int i = 0; i < steps; i++)
     CHECK_MSG(out[i] == expect[n + i], "token %d: %d, expected %d", i, out[i],
               expect[n + i]);
   /* the same with the prompt prefilled in chunks of 7 (causal masks with
    * an offset) */
   int32_t out2[16] = {0};
-  greedy(m, prompt, n, steps, out2, 7);
+  model_greedy(m, prompt, n, steps, out2, 7);
   for (int i = 0; i < steps; i++) CHECK(out2[i] == expect[n + i]);
 
   /* cached logits of a chunk equal the one-pass ones */
@@ -144,7 +79,7 @@ static void test_float(void) {
     mlx_vector_array_append_value(v, a);
     mlx_vector_array_append_value(v, b);
     CHECK_OK(mlx_concatenate_axis(&full, v, 1, test_stream));
-    double e = rel_err(full, got);
+    double e = model_rel_err(full, got);
     CHECK_MSG(e < 1e-5, "chunked prefill differs: %g", e);
     mlx_vector_array_free(v);
     mlx_array_free(a);
@@ -231,8 +166,8 @@ static void test_quantized(int group_size, int bits, const char* mode,
   CHECK(info.quant.group_size == group_size && info.quant.bits == bits &&
         strcmp(info.quant.mode, mode) == 0);
   mlx_array ids = ref("input_ids"), want = ref("logits");
-  mlx_array got = logits_for(m, ids);
-  double err = rel_err(got, want);
+  mlx_array got = model_logits(m, ids);
+  double err = model_rel_err(got, want);
   fprintf(stderr, "tiny-llama %s %d-bit g%d: relative logits error %.4g "
           "(bound %.4g), %llu weight bytes\n", mode, bits, group_size, err,
           bound, (unsigned long long)info.weight_bytes);
@@ -244,7 +179,6 @@ static void test_quantized(int group_size, int bits, const char* mode,
   mlx_array_free(got);
   cmlx_model_free(m);
 }
-
 
 /* ---- rope frequencies ---- */
 
