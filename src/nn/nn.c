@@ -321,36 +321,49 @@ static int quantize_weight(const mlx_array w, const cmlx_quant_spec* spec,
   return rc;
 }
 
-int cmlx_linear_to_quantized(cmlx_linear* l, cmlx_quant_spec spec,
-                             const mlx_stream s) {
-  if (!l || !l->weight.ctx) {
+/* to_quantized of a layer whose weight has `in` inputs per row: replaces
+ * *weight by the packed codes and sets *scales, *biases, *quant. */
+static int to_quantized(mlx_array* weight, mlx_array* scales, mlx_array* biases, bool* quantized,
+                        cmlx_quant_spec* quant, int in, cmlx_quant_spec spec,
+                        const mlx_stream s) {
+  if (!weight->ctx) {
     error_set("[to_quantized] The layer has no weight.");
     return api_fail();
   }
-  if (l->quantized) {
+  if (*quantized) {
     error_set("[to_quantized] The layer is already quantized.");
     return api_fail();
   }
   if (cmlx_quant_spec_resolve(&spec)) return 1;
-  if (l->in_features % spec.group_size != 0) {
+  if (in % spec.group_size != 0) {
     error_set("[to_quantized] Input size %d is not a multiple of the group "
-              "size %d.", l->in_features, spec.group_size);
+              "size %d.", in, spec.group_size);
     return api_fail();
   }
   mlx_array wq = mlx_array_new(), sc = mlx_array_new(), bi = mlx_array_new();
-  if (quantize_weight(l->weight, &spec, &wq, &sc, &bi, s)) {
+  if (quantize_weight(*weight, &spec, &wq, &sc, &bi, s)) {
     release(&wq);
     release(&sc);
     release(&bi);
     return 1;
   }
-  release(&l->weight);
-  l->weight = wq;
-  l->scales = sc;
-  l->biases = bi;
-  l->quantized = true;
-  l->quant = spec;
+  release(weight);
+  *weight = wq;
+  *scales = sc;
+  *biases = bi;
+  *quantized = true;
+  *quant = spec;
   return 0;
+}
+
+int cmlx_linear_to_quantized(cmlx_linear* l, cmlx_quant_spec spec,
+                             const mlx_stream s) {
+  if (!l) {
+    error_set("[to_quantized] The layer has no weight.");
+    return api_fail();
+  }
+  return to_quantized(&l->weight, &l->scales, &l->biases, &l->quantized, &l->quant,
+                      l->in_features, spec, s);
 }
 
 uint64_t cmlx_linear_nbytes(const cmlx_linear* l) {
@@ -475,34 +488,15 @@ int cmlx_embedding_as_linear(mlx_array* res, const cmlx_embedding* e,
 
 int cmlx_embedding_to_quantized(cmlx_embedding* e, cmlx_quant_spec spec,
                                 const mlx_stream s) {
-  if (!e || !e->weight.ctx) {
+  if (!e) {
     error_set("[to_quantized] The layer has no weight.");
     return api_fail();
   }
-  if (e->quantized) {
-    error_set("[to_quantized] The layer is already quantized.");
-    return api_fail();
-  }
-  if (cmlx_quant_spec_resolve(&spec)) return 1;
-  if (e->dims % spec.group_size != 0) {
-    error_set("[to_quantized] Input size %d is not a multiple of the group "
-              "size %d.", e->dims, spec.group_size);
-    return api_fail();
-  }
-  mlx_array wq = mlx_array_new(), sc = mlx_array_new(), bi = mlx_array_new();
-  if (quantize_weight(e->weight, &spec, &wq, &sc, &bi, s)) {
-    release(&wq);
-    release(&sc);
-    release(&bi);
+  mlx_dtype dtype = e->weight.ctx ? mlx_array_dtype(e->weight) : e->dtype;
+  if (to_quantized(&e->weight, &e->scales, &e->biases, &e->quantized, &e->quant, e->dims, spec,
+                   s))
     return 1;
-  }
-  e->dtype = mlx_array_dtype(e->weight);
-  release(&e->weight);
-  e->weight = wq;
-  e->scales = sc;
-  e->biases = bi;
-  e->quantized = true;
-  e->quant = spec;
+  e->dtype = dtype;
   return 0;
 }
 
