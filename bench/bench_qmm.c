@@ -10,7 +10,7 @@
  * Cases: weights [N, K] = [4096, 4096] and [14336, 4096] (transpose =
  * true), affine 4-bit g64, affine 8-bit g64, mxfp4, quantized from
  * bfloat16 weights (MLX checkpoints: bfloat16 scales and biases);
- * activations bfloat16 and float32; M = 1, 4, 16, 64, 512. Memory-bound
+ * activations bfloat16 and float32; M = 1, 4, 8, 16, 64, 512. Memory-bound
  * cases cycle through distinct copies of the weights, 512 MiB in all, so
  * they stream from memory; compute-bound ones (M >= 64) use two copies.
  *
@@ -24,16 +24,22 @@
  *   affine8_g64, mxfp4; empty or "all": every one) picks one format, M
  *   one M or a comma-separated list (say 1,4,16).
  * QMM_SWEEP=v1,v2,... (environment) repeats the cases of M <= 8 once per
- * streaming-kernel variant: a number is the prefetch distance in bytes of
- * the streaming kernels, "narrow" the AVX-512 32/64-code kernels instead
- * of the 128-code ones; lines then carry "variant".
+ * streaming-kernel variant (set_variant): tokens joined by '+', a number
+ * the prefetch distance in bytes of the streaming kernels, "narrow" the
+ * AVX-512 32/64-code kernels instead of the 128-code ones, "dot" the
+ * vdpbf16ps kernels for bfloat16 x, "avx2" the AVX2 8-bit kernel,
+ * "shifts" / "two" qmm_stream_variant's bits, "default" none; lines then
+ * carry "variant".
  * Lines of M <= 8 also give hot_GBps: the same product on one
  * copy of the weights again and again (cache-resident as far as the
  * caches hold it), so compute and overheads show apart from memory.
  * QMM_ISA=avx2 (or baseline) caps the instruction set of the kernels.
  * QMM_PROBE=1 first prints the time of affine 4-bit products (M = 1) on
  * single small matrices that stay in cache: the fixed cost of a call
- * (tiny N) and the kernels' speed without memory in the way. */
+ * (tiny N) and the kernels' speed without memory in the way. QMM_PROBE=2
+ * times the streaming kernels alone on one thread (probe_kernels), for
+ * each variant of QMM_PROBE_VARIANTS (comma-separated, set_variant's
+ * names). */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -127,6 +133,102 @@ static void probe_calls(mlx_stream s) {
     mlx_vector_array_free(q);
     mlx_array_free(wf);
   }
+}
+
+/* ---- kernel probe (QMM_PROBE=2) ---- */
+
+static void set_variant(const char* name);
+
+/* One thread, the streaming kernel the selection gives (AVX-512, else
+ * AVX2) called directly for the format, x dtype and variant: G codes/s on
+ * 16 weight rows of K = 2048 that stay in L1/L2 ("hot": the arithmetic
+ * alone), and GB/s of packed weights streaming through 128 MiB of rows
+ * ("stream": one core's share of memory, prefetches included; scales as
+ * decoded floats, not counted). */
+static void probe_kernels(const char* variants) {
+  const struct {
+    const char* name;
+    quant_mode mode;
+    int bits, gs;
+  } fm[3] = {{"affine4_g64", QUANT_AFFINE, 4, 64},
+             {"mxfp4", QUANT_MXFP4, 4, 32},
+             {"affine8_g64", QUANT_AFFINE, 8, 64}};
+  const int K = 2048, NB = 16;
+  const size_t stream_bytes = (size_t)128 << 20;
+  for (const char* v = variants; *v;) {
+    char name[64];
+    size_t len = strcspn(v, ",");
+    snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), v);
+    set_variant(name);
+    for (int f = 0; f < 3; f++) {
+      int64_t row_bytes = (int64_t)K * fm[f].bits / 8;
+      int64_t rows = (int64_t)(stream_bytes / (size_t)row_bytes);
+      uint32_t* wq = aligned_alloc(64, stream_bytes);
+      int G = K / fm[f].gs;
+      float* sc = malloc(sizeof(float) * (size_t)(NB * G) * 2);
+      float* x = aligned_alloc(64, sizeof(float) * (size_t)K);
+      void* xk = aligned_alloc(64, sizeof(float) * (size_t)K);
+      float* xsum = malloc(sizeof(float) * (size_t)G);
+      uint32_t seed = 12345;
+      for (size_t i = 0; i < stream_bytes / 4; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        wq[i] = seed;
+      }
+      for (int i = 0; i < NB * G * 2; i++) sc[i] = 0.5f + (float)(i % 7) * 0.1f;
+      for (int i = 0; i < K; i++) x[i] = (float)((i * 37) % 17) * 0.05f - 0.4f;
+      for (int g = 0; g < G; g++) xsum[g] = 1.0f;
+      qmm_matrix w = {fm[f].mode, fm[f].bits, fm[f].gs, (int)rows, K, wq, row_bytes / 4,
+                      NULL, NULL, MLX_FLOAT32, G};
+      for (int xi = 0; xi < 2; xi++) {
+        mlx_dtype xt = xi ? MLX_FLOAT32 : MLX_BFLOAT16;
+        const qmm_stream_kernel* k = NULL;
+        if (cpu_isa() >= CPU_ISA_AVX512)
+          k = qmm_avx512_stream_kernel(fm[f].mode, fm[f].bits, fm[f].gs, K, xt,
+                                       cpu_has_avx512_bf16());
+        if (!k && cpu_isa() >= CPU_ISA_AVX2)
+          k = qmm_avx2_stream_kernel(fm[f].mode, fm[f].bits, fm[f].gs, K, xt);
+        if (!k) continue;
+        if (k->xprep) k->xprep(xk, x, K, fm[f].gs);
+        else memcpy(xk, x, sizeof(float) * (size_t)K);
+        float y[QMM_STREAM_MAX_ROWS * 16];
+        qmm_stream_args a = {&w, 1, xk, K, xsum, sc, sc + NB * G, 0, NB, y, 16};
+        double best = 1e30;
+        for (int r = 0; r < 5; r++) {
+          int iters = 2000;
+          double t0 = bench_now();
+          for (int i = 0; i < iters; i++) k->run(&a);
+          double t = (bench_now() - t0) / iters;
+          if (t < best) best = t;
+        }
+        double hot = (double)NB * K / best / 1e9;
+        double tbest = 1e30;
+        for (int r = 0; r < 3; r++) {
+          double t0 = bench_now();
+          for (int64_t n0 = 0; n0 + NB <= rows; n0 += NB) {
+            a.n0 = (int)n0;
+            k->run(&a);
+          }
+          double t = bench_now() - t0;
+          if (t < tbest) tbest = t;
+        }
+        a.n0 = 0;
+        printf("{\"bench\":\"qmm_kernel\",\"format\":\"%s\",\"x\":\"%s\",\"kernel\":\"%s\","
+               "\"variant\":\"%s\",\"hot_Gcodes\":%.4g,\"hot_GBps\":%.4g,"
+               "\"stream_GBps\":%.4g,\"y0\":%.4g}\n",
+               fm[f].name, xi ? "float32" : "bfloat16", k->name, name, hot,
+               hot * fm[f].bits / 8, (double)(rows / NB * NB) * row_bytes / tbest / 1e9, y[0]);
+        fflush(stdout);
+      }
+      free(wq);
+      free(sc);
+      free(x);
+      free(xk);
+      free(xsum);
+    }
+    v += len;
+    if (*v == ',') v++;
+  }
+  set_variant("");
 }
 
 typedef struct fma_arg {
@@ -299,6 +401,31 @@ static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dt
   mlx_array_free(x);
 }
 
+/* Sets the streaming kernels' knobs (qmm_kernels.h) from a variant name:
+ * tokens joined by '+', each a prefetch distance in bytes or one of
+ * "default", "narrow", "dot", "avx2", "shifts", "two"; the knobs not named
+ * take their defaults. */
+static void set_variant(const char* name) {
+  qmm_stream_narrow_only = false;
+  qmm_stream_prefetch_bytes = 4096;
+  qmm_stream_bf16_dot = false;
+  qmm_stream_avx2_8bit = false;
+  qmm_stream_variant = 0;
+  for (const char* t = name; *t;) {
+    size_t len = strcspn(t, "+");
+    char tok[32];
+    snprintf(tok, sizeof tok, "%.*s", (int)(len < 31 ? len : 31), t);
+    if (strcmp(tok, "narrow") == 0) qmm_stream_narrow_only = true;
+    else if (strcmp(tok, "dot") == 0) qmm_stream_bf16_dot = true;
+    else if (strcmp(tok, "avx2") == 0) qmm_stream_avx2_8bit = true;
+    else if (strcmp(tok, "shifts") == 0) qmm_stream_variant |= 2;
+    else if (strcmp(tok, "two") == 0) qmm_stream_variant |= 4;
+    else if (tok[0] >= '0' && tok[0] <= '9') qmm_stream_prefetch_bytes = atoi(tok);
+    t += len;
+    if (*t == '+') t++;
+  }
+}
+
 /* Whether M is in the comma-separated list (NULL or empty: every M). */
 static bool m_selected(const char* list, int m) {
   if (!list || !*list) return true;
@@ -339,11 +466,15 @@ int main(int argc, char** argv) {
   if (probe && *probe == '1') {
     probe_calls(s);
   }
+  if (probe && *probe == '2') {
+    const char* pv = getenv("QMM_PROBE_VARIANTS");
+    probe_kernels(pv && *pv ? pv : "default");
+  }
   const qformat fmts[3] = {{"affine4_g64", "affine", 4, 64},
                            {"affine8_g64", "affine", 8, 64},
                            {"mxfp4", "mxfp4", 4, 32}};
   const int shapes[2][2] = {{4096, 4096}, {14336, 4096}};
-  const int ms[5] = {1, 4, 16, 64, 512};
+  const int ms[6] = {1, 4, 8, 16, 64, 512};
   const mlx_dtype xts[2] = {MLX_BFLOAT16, MLX_FLOAT32};
   for (int sh = 0; sh < (quick ? 1 : 2); sh++)
     for (int f = 0; f < 3; f++) {
@@ -353,7 +484,7 @@ int main(int argc, char** argv) {
       int N = shapes[sh][0], K = shapes[sh][1];
       weights w = make_weights(&fmts[f], N, K, s);
       const char* sweep = getenv("QMM_SWEEP");
-      for (int mi = 0; mi < 5; mi++) {
+      for (int mi = 0; mi < 6; mi++) {
         if (!m_selected(only_m, ms[mi])) continue;
         if (!sweep || !*sweep || ms[mi] > 8) {
           for (int xi = 0; xi < 2; xi++)
@@ -364,15 +495,13 @@ int main(int argc, char** argv) {
           char name[32];
           size_t len = strcspn(v, ",");
           snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), v);
-          qmm_stream_narrow_only = strcmp(name, "narrow") == 0;
-          if (!qmm_stream_narrow_only) qmm_stream_prefetch_bytes = atoi(name);
+          set_variant(name);
           for (int xi = 0; xi < 2; xi++)
             bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, name, s);
           v += len;
           if (*v == ',') v++;
         }
-        qmm_stream_narrow_only = false;
-        qmm_stream_prefetch_bytes = 4096;
+        set_variant("");
       }
       free_weights(&w);
     }

@@ -933,6 +933,38 @@ static void test_kernels_every_isa(void) {
   cpu_qmm_set_isa_cap(CPU_ISA_AVX512);
 }
 
+/* The streaming kernels' variants (qmm_kernels.h knobs: the vdpbf16ps
+ * kernels for bfloat16 x, the AVX2 8-bit kernel, the float32 kernels'
+ * experiments) on the transposed shapes above, at the machine's best
+ * instruction set. */
+static void test_stream_variants(void) {
+  const fmt fmts[6] = {{"affine", 4, 64}, {"affine", 8, 64}, {"mxfp4", 4, 32},
+                       {"affine", 4, 32}, {"affine", 8, 128}, {"nvfp4", 4, 16}};
+  const char* tag = cpu_isa_name(cpu_isa());
+  for (int v = 0; v < 4; v++) {
+    qmm_stream_bf16_dot = v == 0;
+    qmm_stream_avx2_8bit = v == 0;
+    qmm_stream_variant = 2 * v;
+    for (int f = 0; f < 6; f++) {
+      int shapes[3][2] = {{53, 512}, {9, 1088}, {19, 2176}};
+      for (int sh = 0; sh < 3; sh++) {
+        int ws[2] = {shapes[sh][0], shapes[sh][1]};
+        if (ws[1] % fmts[f].gs != 0) continue;
+        qmat q = quantize_random(ws, 2, MLX_FLOAT32, fmts[f].mode, fmts[f].gs, fmts[f].bits);
+        const int ms[4] = {1, 2, 3, 5};
+        const mlx_dtype xts[2] = {MLX_FLOAT32, MLX_BFLOAT16};
+        for (int mi = 0; mi < 4; mi++)
+          for (int d = 0; d < 2; d++) kernel_case(&q, true, xts[d], ms[mi], tag);
+        qmat_free(&q);
+      }
+    }
+  }
+  qmm_stream_bf16_dot = false;
+  qmm_stream_avx2_8bit = false;
+  qmm_stream_variant = 0;
+  printf("stream kernel variants checked at ISA level %s\n", tag);
+}
+
 /* ------------------------------------------------------------------------
  * 5. gather_qmm and gather_mm
  * ---------------------------------------------------------------------- */
@@ -1477,6 +1509,7 @@ int main(void) {
   test_layouts();
   test_empty();
   test_kernels_every_isa();
+  test_stream_variants();
   test_gather_qmm();
   test_gather_mm();
   test_gather_mm_runs();

@@ -3,13 +3,17 @@
  * Streaming kernels (few rows of x, transpose = true; contract in
  * qmm_kernels.h):
  * - 4-bit codes (affine, E2M1) with K a multiple of 128: the "wide"
- *   kernels below take 128 codes (one 64-byte load) at a time and feed the
- *   packed words straight to vpermw (bfloat16 x, vdpbf16ps) or vpermps
- *   (float32 x, FMA) as indices, without widening the codes first; rows of
- *   x are taken four at a time in passes over blocks of K whose x stays
- *   in L1, and the weight stream is prefetched a few KiB ahead. About 1.6x
- *   the speed of the kernels that follow, which remain for other K (and
- *   for E4M3; 8-bit affine codes go to the AVX2 kernel, faster here):
+ *   kernels below take 128 codes (one 64-byte line) at a time and feed the
+ *   packed words straight to vpermps (float32 x, FMA; bfloat16 x widened
+ *   by the driver) or vpermw (bfloat16 x, vdpbf16ps: only on request,
+ *   qmm_stream_bf16_dot, as it ran 1.2x slower on the device tool's Xeon)
+ *   as indices, without widening the codes first; rows of x are taken four
+ *   at a time in passes over blocks of K whose x stays in L1, and the
+ *   weight stream is prefetched a few KiB ahead. 8-bit affine codes with
+ *   groups of 64k: 64 codes (one line) at a time, vpmovzxbd from memory
+ *   and FMA, in the same passes. These are 1.6-2x the speed of the
+ *   kernels that follow, which remain for other K and group sizes (and for
+ *   E4M3):
  * - float32 activations (AVX-512 F/BW): 32 packed weights become two
  *   vectors of 16 floats. 4-bit codes are widened to 16 lanes (one byte
  *   each) and looked up with vpermps in a 16-entry float table, low
@@ -304,9 +308,13 @@ static const qmm_stream_kernel k_bf16_e2m1 = {"avx512bf16-e2m1", run_bf16_e2m1,
  *   four vdpbf16ps. x per 128 elements: for t = 0..3, x[4i + t], i < 32.
  * - float32 x: 32-bit word i holds codes 8i .. 8i+7; vpermps reads the low
  *   4 bits of each index, so (word >> 4t) looks up code 8i+t in the
- *   16-entry float table: seven shifts and eight vpermps give 8 x 16
- *   weights for eight FMAs. x per 128 elements: for t = 0..7, x[8i + t],
- *   i < 16.
+ *   16-entry float table. The even codes need no shift: the same line
+ *   loaded at byte offsets 1, 2, 3 puts codes 8i+2, 8i+4, 8i+6 in the low
+ *   bits of word i, so four loads, four shifts (the odd codes) and eight
+ *   vpermps give 8 x 16 weights for eight FMAs, in one accumulator chain
+ *   per chunk (the shifts and the vector ports are the limit: 1.1-1.2x
+ *   the rate of seven shifts and two chains). x per 128 elements: for
+ *   t = 0..7, x[8i + t], i < 16.
  * Either way float32 lane l sums codes 8l .. 8l+7 of the chunk, so a group
  * (16, 32, 64 or 128 codes, or whole chunks) is a run of lanes and the
  * scales of a chunk are one vector: lane l takes group (8l) / gs. The
@@ -342,16 +350,12 @@ AVX512_INLINE __m512i wide_group_index(int gs) {
  * this many bytes, so they stay in L1 while the weights stream past. */
 #define WIDE_X_BYTES 16384
 
-/* Codes per pass: K, or a multiple of 128 and of the group size. */
-static int64_t wide_kblock(int64_t K, int gs, int rows, int esize) {
-  int64_t unit = gs > 128 ? gs : 128;
-  int64_t kb = WIDE_X_BYTES / (rows * esize) / unit * unit;
-  if (kb < unit) kb = unit;
-  return kb < K ? kb : K;
-}
+/* The chunk kinds of wide_pass (the bfloat16 kernels have their own). */
+typedef enum wide_kind {
+  WK_F32, /* 128 4-bit codes, float32 x, vpermps + FMA */
+  WK_W8   /* 64 8-bit codes, float32 x, vpmovzxbd + vcvtdq2ps + FMA */
+} wide_kind;
 
-/* Weight rows j0 .. j1-1 of the call, codes k0 .. k1-1, rows r0 .. r0+RB-1
- * of x: the chunk sums times the scales go into tots[(j - j0) * RB + r]. */
 /* One 128-code chunk of one weight row at p into acc0/acc1 of rows r <
  * RB (x at column k of the prepared rows). */
 BF16_INLINE void wide_bf16_chunk(const uint8_t* p, const uint16_t* x, int64_t ldx, int64_t k,
@@ -368,6 +372,69 @@ BF16_INLINE void wide_bf16_chunk(const uint8_t* p, const uint16_t* x, int64_t ld
     acc1[r] = _mm512_dpbf16_ps(acc1[r], w2, (__m512bh)_mm512_loadu_si512(xr + 64));
     acc0[r] = _mm512_dpbf16_ps(acc0[r], w1, (__m512bh)_mm512_loadu_si512(xr + 32));
     acc1[r] = _mm512_dpbf16_ps(acc1[r], w3, (__m512bh)_mm512_loadu_si512(xr + 96));
+  }
+}
+
+/* One 128-code chunk, float32 x. offs: the index vectors of the even
+ * codes come from loads at byte offsets 0..3 (dword i of the load at p + s
+ * starts with code 8i + 2s), so only the odd codes cost a shift; such
+ * loads read up to 3 bytes past the chunk, so the last chunk of a row
+ * shifts all seven. TWO: two accumulators per row (else one chain). */
+AVX512_INLINE void wide_f32_chunk(const uint8_t* p, const float* x, int64_t ldx, int64_t k,
+                                  const int RB, __m512 table, bool offs, const bool TWO,
+                                  __m512* acc0, __m512* acc1) {
+  __m512 wt[8];
+  if (offs) {
+    UNROLL
+    for (int s = 0; s < 4; s++) {
+      __m512i v = _mm512_loadu_si512(p + s);
+      wt[2 * s] = _mm512_permutexvar_ps(v, table);
+      wt[2 * s + 1] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    }
+  } else {
+    __m512i v = _mm512_loadu_si512(p);
+    wt[0] = _mm512_permutexvar_ps(v, table);
+    UNROLL
+    for (int t = 1; t < 8; t++) wt[t] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4 * t), table);
+  }
+  UNROLL
+  for (int r = 0; r < RB; r++) {
+    const float* xr = x + r * ldx + k;
+    if (TWO) {
+      UNROLL
+      for (int t = 0; t < 8; t += 2) {
+        acc0[r] = _mm512_fmadd_ps(wt[t], _mm512_loadu_ps(xr + 16 * t), acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(wt[t + 1], _mm512_loadu_ps(xr + 16 * t + 16), acc1[r]);
+      }
+    } else {
+      UNROLL
+      for (int t = 0; t < 8; t++)
+        acc0[r] = _mm512_fmadd_ps(wt[t], _mm512_loadu_ps(xr + 16 * t), acc0[r]);
+    }
+  }
+}
+
+/* One 64-code chunk of 8-bit codes, float32 x in its plain order. */
+AVX512_INLINE void wide_w8_chunk(const uint8_t* p, const float* x, int64_t ldx, int64_t k,
+                                 const int RB, const bool TWO, __m512* acc0, __m512* acc1) {
+  __m512 wt[4];
+  UNROLL
+  for (int t = 0; t < 4; t++)
+    wt[t] = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(p + 16 * t))));
+  UNROLL
+  for (int r = 0; r < RB; r++) {
+    const float* xr = x + r * ldx + k;
+    if (TWO) {
+      acc0[r] = _mm512_fmadd_ps(wt[0], _mm512_loadu_ps(xr), acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(wt[1], _mm512_loadu_ps(xr + 16), acc1[r]);
+      acc0[r] = _mm512_fmadd_ps(wt[2], _mm512_loadu_ps(xr + 32), acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(wt[3], _mm512_loadu_ps(xr + 48), acc1[r]);
+    } else {
+      UNROLL
+      for (int t = 0; t < 4; t++)
+        acc0[r] = _mm512_fmadd_ps(wt[t], _mm512_loadu_ps(xr + 16 * t), acc0[r]);
+    }
   }
 }
 
@@ -398,20 +465,63 @@ BF16_INLINE void wide_bf16_pass(const qmm_stream_args* a, int r0, const int RB, 
       __m512 acc0[4], acc1[4];
       UNROLL
       for (int r = 0; r < RB; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
-      if (geo.step == 1) { /* groups of 16 .. 128: one chunk per scale vector */
+      for (int u = 0; u < geo.step; u++, p += 64, k += 128) {
         _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
         wide_bf16_chunk(p, x, ldx, k, RB, table, acc0, acc1);
-        p += 64, k += 128;
-      } else {
-        for (int u = 0; u < geo.step; u++, p += 64, k += 128) {
-          _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
-          wide_bf16_chunk(p, x, ldx, k, RB, table, acc0, acc1);
-        }
       }
       __m512 sv = _mm512_permutexvar_ps(group_idx, _mm512_maskz_loadu_ps(geo.smask, sg));
       UNROLL
       for (int r = 0; r < RB; r++)
         tot[r] = _mm512_fmadd_ps(sv, _mm512_add_ps(acc0[r], acc1[r]), tot[r]);
+    }
+    UNROLL
+    for (int r = 0; r < RB; r++) tots[(j - j0) * RB + r] = tot[r];
+  }
+}
+
+/* The same for float32 x: WK_F32 (4-bit codes, chunks of 128) or WK_W8
+ * (8-bit codes, chunks of 64; groups are whole chunks, so the scale is a
+ * broadcast). */
+AVX512_INLINE void wide_pass(const qmm_stream_args* a, int r0, const int RB, bool affine,
+                             const wide_kind WK, const bool OFFS, const bool TWO, int j0,
+                             int j1, int64_t k0, int64_t k1, __m512* tots) {
+  const qmm_matrix* w = a->w;
+  const int gs = w->group_size;
+  const int64_t K = w->cols, G = K / gs;
+  const int chunk = WK == WK_W8 ? 64 : 128; /* codes per chunk */
+  const wide_geom geo = WK == WK_W8 ? (wide_geom){gs / 64, 1, 1} : wide_geometry(gs);
+  const int64_t pf = r0 == 0 ? qmm_stream_prefetch_bytes : 0;
+  const __m512 table = affine ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                               14, 15)
+                              : _mm512_loadu_ps(quant_e2m1_values);
+  const __m512i group_idx = wide_group_index(gs);
+  const float* x = (const float*)a->x + r0 * a->ldx;
+  const int64_t ldx = a->ldx;
+  const int64_t k_last = K - chunk; /* the last chunk of a row */
+  for (int j = j0; j < j1; j++) {
+    const uint8_t* p = (const uint8_t*)(w->w + (int64_t)(a->n0 + j) * w->w_ld) +
+                       (WK == WK_W8 ? k0 : k0 / 2);
+    const float* sg = a->s + j * G + k0 / gs;
+    __m512 tot[4];
+    UNROLL
+    for (int r = 0; r < RB; r++) tot[r] = tots[(j - j0) * RB + r];
+    for (int64_t k = k0; k < k1; sg += geo.gpc) {
+      __m512 acc0[4], acc1[4];
+      UNROLL
+      for (int r = 0; r < RB; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+      for (int u = 0; u < geo.step; u++, p += 64, k += chunk) {
+        _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
+        if (WK == WK_F32)
+          wide_f32_chunk(p, x, ldx, k, RB, table, OFFS && k < k_last, TWO, acc0, acc1);
+        else
+          wide_w8_chunk(p, x, ldx, k, RB, TWO, acc0, acc1);
+      }
+      __m512 sv = WK == WK_W8 ? _mm512_set1_ps(*sg)
+                              : _mm512_permutexvar_ps(group_idx,
+                                                      _mm512_maskz_loadu_ps(geo.smask, sg));
+      UNROLL
+      for (int r = 0; r < RB; r++)
+        tot[r] = _mm512_fmadd_ps(sv, TWO ? _mm512_add_ps(acc0[r], acc1[r]) : acc0[r], tot[r]);
     }
     UNROLL
     for (int r = 0; r < RB; r++) tots[(j - j0) * RB + r] = tot[r];
@@ -434,15 +544,41 @@ AVX512_INLINE void wide_finish(const qmm_stream_args* a, int r0, const int RB, b
 
 #define WIDE_JB 16
 
+/* Codes per pass: K, or a multiple of `unit` (a multiple of the chunk and
+ * of the group size) whose x rows fit WIDE_X_BYTES. */
+static int64_t wide_kblock(int64_t K, int64_t unit, int rows, int esize) {
+  int64_t kb = WIDE_X_BYTES / (rows * esize) / unit * unit;
+  if (kb < unit) kb = unit;
+  return kb < K ? kb : K;
+}
+
+/* Rows r0 .. r0+RB-1 of x against every weight row of the call: blocks of
+ * WIDE_JB weight rows, each in passes over blocks of K whose x fits L1. */
 BF16_INLINE void wide_bf16_rows(const qmm_stream_args* a, int r0, const int RB, bool affine) {
   const int64_t K = a->w->cols;
-  const int64_t kb = wide_kblock(K, a->w->group_size, RB, 2);
+  const int gs = a->w->group_size;
+  const int64_t kb = wide_kblock(K, gs > 128 ? gs : 128, RB, 2);
   __m512 tots[WIDE_JB * 4];
   for (int j0 = 0; j0 < a->nb; j0 += WIDE_JB) {
     int j1 = a->nb - j0 < WIDE_JB ? a->nb : j0 + WIDE_JB;
     for (int i = 0; i < (j1 - j0) * RB; i++) tots[i] = _mm512_setzero_ps();
     for (int64_t k0 = 0; k0 < K; k0 += kb)
       wide_bf16_pass(a, r0, RB, affine, j0, j1, k0, K - k0 < kb ? K : k0 + kb, tots);
+    wide_finish(a, r0, RB, affine, j0, j1, tots);
+  }
+}
+
+AVX512_INLINE void wide_rows(const qmm_stream_args* a, int r0, const int RB, bool affine,
+                             const wide_kind WK, const bool OFFS, const bool TWO) {
+  const int64_t K = a->w->cols;
+  const int gs = a->w->group_size;
+  const int64_t kb = wide_kblock(K, WK == WK_W8 ? gs : gs > 128 ? gs : 128, RB, 4);
+  __m512 tots[WIDE_JB * 4];
+  for (int j0 = 0; j0 < a->nb; j0 += WIDE_JB) {
+    int j1 = a->nb - j0 < WIDE_JB ? a->nb : j0 + WIDE_JB;
+    for (int i = 0; i < (j1 - j0) * RB; i++) tots[i] = _mm512_setzero_ps();
+    for (int64_t k0 = 0; k0 < K; k0 += kb)
+      wide_pass(a, r0, RB, affine, WK, OFFS, TWO, j0, j1, k0, K - k0 < kb ? K : k0 + kb, tots);
     wide_finish(a, r0, RB, affine, j0, j1, tots);
   }
 }
@@ -458,8 +594,43 @@ BF16_INLINE void wide_bf16_all(const qmm_stream_args* a, bool affine) {
   }
 }
 
+AVX512_INLINE void wide_all(const qmm_stream_args* a, bool affine, const wide_kind WK,
+                            const bool OFFS, const bool TWO) {
+  int r = 0;
+  for (; r + 4 <= a->rows; r += 4) wide_rows(a, r, 4, affine, WK, OFFS, TWO);
+  switch (a->rows - r) {
+    case 3: wide_rows(a, r, 3, affine, WK, OFFS, TWO); break;
+    case 2: wide_rows(a, r, 2, affine, WK, OFFS, TWO); break;
+    case 1: wide_rows(a, r, 1, affine, WK, OFFS, TWO); break;
+    default: break;
+  }
+}
+
 BF16_FN static void run_wide_bf16_a4(const qmm_stream_args* a) { wide_bf16_all(a, true); }
 BF16_FN static void run_wide_bf16_e2m1(const qmm_stream_args* a) { wide_bf16_all(a, false); }
+
+/* float32 4-bit kernels: qmm_stream_variant 2 turns the offset loads off,
+ * 4 gives two accumulators per row (the previous form, for
+ * comparisons in bench_qmm; the default measured 1.1-1.2x as fast). A
+ * third form, the odd codes shifted once, stored and read back at the
+ * offsets too, ran 3.5x slower (the misaligned reloads wait for the store
+ * to reach L1). */
+AVX512_INLINE void wide_f32_dispatch(const qmm_stream_args* a, bool affine) {
+  switch (qmm_stream_variant & 6) {
+    case 2: wide_all(a, affine, WK_F32, false, false); break;
+    case 4: wide_all(a, affine, WK_F32, true, true); break;
+    case 6: wide_all(a, affine, WK_F32, false, true); break;
+    default: wide_all(a, affine, WK_F32, true, false); break;
+  }
+}
+AVX512_FN static void run_wide_f32_a4(const qmm_stream_args* a) { wide_f32_dispatch(a, true); }
+AVX512_FN static void run_wide_f32_e2m1(const qmm_stream_args* a) {
+  wide_f32_dispatch(a, false);
+}
+AVX512_FN static void run_wide_w8(const qmm_stream_args* a) {
+  if (qmm_stream_variant & 4) wide_all(a, true, WK_W8, false, true);
+  else wide_all(a, true, WK_W8, false, false);
+}
 
 /* Per 128 elements: for t = 0..3, elements 4i + t (i < 32), as bfloat16
  * (x came from bfloat16: exact). */
@@ -470,94 +641,6 @@ static void xprep_wide_bf16(void* dst, const float* src, int K, int group_size) 
     for (int t = 0; t < 4; t++)
       for (int i = 0; i < 32; i++) d[k + 32 * t + i] = f32_to_bf16(src[k + 4 * i + t]);
 }
-
-AVX512_INLINE void wide_f32_chunk(const uint8_t* p, const float* x, int64_t ldx, int64_t k,
-                                  const int RB, __m512 table, __m512* acc0, __m512* acc1) {
-  __m512i v = _mm512_loadu_si512(p);
-  __m512 wt[8];
-  wt[0] = _mm512_permutexvar_ps(v, table);
-  UNROLL
-  for (int t = 1; t < 8; t++) wt[t] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4 * t), table);
-  UNROLL
-  for (int r = 0; r < RB; r++) {
-    const float* xr = x + r * ldx + k;
-    UNROLL
-    for (int t = 0; t < 8; t += 2) {
-      acc0[r] = _mm512_fmadd_ps(wt[t], _mm512_loadu_ps(xr + 16 * t), acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(wt[t + 1], _mm512_loadu_ps(xr + 16 * t + 16), acc1[r]);
-    }
-  }
-}
-
-AVX512_INLINE void wide_f32_pass(const qmm_stream_args* a, int r0, const int RB, bool affine,
-                                 int j0, int j1, int64_t k0, int64_t k1, __m512* tots) {
-  const qmm_matrix* w = a->w;
-  const int gs = w->group_size;
-  const int64_t G = w->cols / gs;
-  const wide_geom geo = wide_geometry(gs);
-  const int64_t pf = r0 == 0 ? qmm_stream_prefetch_bytes : 0;
-  const __m512 table = affine ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                               14, 15)
-                              : _mm512_loadu_ps(quant_e2m1_values);
-  const __m512i group_idx = wide_group_index(gs);
-  const float* x = (const float*)a->x + r0 * a->ldx;
-  const int64_t ldx = a->ldx;
-  for (int j = j0; j < j1; j++) {
-    const uint8_t* p = (const uint8_t*)(w->w + (int64_t)(a->n0 + j) * w->w_ld) + k0 / 2;
-    const float* sg = a->s + j * G + k0 / gs;
-    __m512 tot[4];
-    UNROLL
-    for (int r = 0; r < RB; r++) tot[r] = tots[(j - j0) * RB + r];
-    for (int64_t k = k0; k < k1; sg += geo.gpc) {
-      __m512 acc0[4], acc1[4];
-      UNROLL
-      for (int r = 0; r < RB; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
-      if (geo.step == 1) {
-        _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
-        wide_f32_chunk(p, x, ldx, k, RB, table, acc0, acc1);
-        p += 64, k += 128;
-      } else {
-        for (int u = 0; u < geo.step; u++, p += 64, k += 128) {
-          _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
-          wide_f32_chunk(p, x, ldx, k, RB, table, acc0, acc1);
-        }
-      }
-      __m512 sv = _mm512_permutexvar_ps(group_idx, _mm512_maskz_loadu_ps(geo.smask, sg));
-      UNROLL
-      for (int r = 0; r < RB; r++)
-        tot[r] = _mm512_fmadd_ps(sv, _mm512_add_ps(acc0[r], acc1[r]), tot[r]);
-    }
-    UNROLL
-    for (int r = 0; r < RB; r++) tots[(j - j0) * RB + r] = tot[r];
-  }
-}
-
-AVX512_INLINE void wide_f32_rows(const qmm_stream_args* a, int r0, const int RB, bool affine) {
-  const int64_t K = a->w->cols;
-  const int64_t kb = wide_kblock(K, a->w->group_size, RB, 4);
-  __m512 tots[WIDE_JB * 4];
-  for (int j0 = 0; j0 < a->nb; j0 += WIDE_JB) {
-    int j1 = a->nb - j0 < WIDE_JB ? a->nb : j0 + WIDE_JB;
-    for (int i = 0; i < (j1 - j0) * RB; i++) tots[i] = _mm512_setzero_ps();
-    for (int64_t k0 = 0; k0 < K; k0 += kb)
-      wide_f32_pass(a, r0, RB, affine, j0, j1, k0, K - k0 < kb ? K : k0 + kb, tots);
-    wide_finish(a, r0, RB, affine, j0, j1, tots);
-  }
-}
-
-AVX512_INLINE void wide_f32_all(const qmm_stream_args* a, bool affine) {
-  int r = 0;
-  for (; r + 4 <= a->rows; r += 4) wide_f32_rows(a, r, 4, affine);
-  switch (a->rows - r) {
-    case 3: wide_f32_rows(a, r, 3, affine); break;
-    case 2: wide_f32_rows(a, r, 2, affine); break;
-    case 1: wide_f32_rows(a, r, 1, affine); break;
-    default: break;
-  }
-}
-
-AVX512_FN static void run_wide_f32_a4(const qmm_stream_args* a) { wide_f32_all(a, true); }
-AVX512_FN static void run_wide_f32_e2m1(const qmm_stream_args* a) { wide_f32_all(a, false); }
 
 /* Per 128 elements: for t = 0..7, elements 8i + t (i < 16). */
 static void xprep_wide_f32(void* dst, const float* src, int K, int group_size) {
@@ -576,6 +659,8 @@ static const qmm_stream_kernel k_wide_f32_a4 = {"avx512-affine4-w128", run_wide_
                                                 xprep_wide_f32, 4, QMM_STREAM_MAX_ROWS};
 static const qmm_stream_kernel k_wide_f32_e2m1 = {"avx512-e2m1-w128", run_wide_f32_e2m1,
                                                   xprep_wide_f32, 4, QMM_STREAM_MAX_ROWS};
+static const qmm_stream_kernel k_wide_w8 = {"avx512-affine8-w64", run_wide_w8, NULL, 4,
+                                            QMM_STREAM_MAX_ROWS};
 
 const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int group_size,
                                                   int64_t K, mlx_dtype x_dtype, bool bf16) {
@@ -583,8 +668,11 @@ const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int
   bool nibbles = (e == QUANT_ELEM_UINT && bits == 4) || e == QUANT_ELEM_E2M1;
   bool wide_groups = group_size == 16 || group_size == 32 || group_size == 64 ||
                      group_size % 128 == 0;
+  if (e == QUANT_ELEM_UINT && bits == 8 && group_size > 0 && group_size % 64 == 0 &&
+      !qmm_stream_avx2_8bit)
+    return &k_wide_w8;
   if (nibbles && K % 128 == 0 && group_size > 0 && wide_groups && !qmm_stream_narrow_only) {
-    if (bf16 && x_dtype == MLX_BFLOAT16)
+    if (bf16 && x_dtype == MLX_BFLOAT16 && qmm_stream_bf16_dot)
       return e == QUANT_ELEM_UINT ? &k_wide_bf16_a4 : &k_wide_bf16_e2m1;
     return e == QUANT_ELEM_UINT ? &k_wide_f32_a4 : &k_wide_f32_e2m1;
   }
@@ -593,9 +681,7 @@ const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int
     return e == QUANT_ELEM_UINT ? &k_bf16_a4 : &k_bf16_e2m1;
   if (group_size % 32 != 0) return NULL;
   switch (e) {
-    /* 8-bit affine: NULL, so the AVX2 kernel runs (its passes over L1-sized
-     * blocks of x and its spread prefetches made it 1.3-1.5x this file's
-     * float32 kernel on the device tool's Xeon, M = 1 and 4) */
+    /* other 8-bit affine groups: the AVX2 kernel */
     case QUANT_ELEM_UINT: return bits == 4 ? &k_f32_a4 : NULL;
     case QUANT_ELEM_E2M1: return &k_f32_e2m1;
     case QUANT_ELEM_E4M3: return &k_f32_e4m3;

@@ -281,6 +281,9 @@ void cpu_qmm_reference(const qmm_matrix* w, bool transpose, const float* x, int6
 
 int qmm_stream_prefetch_bytes = 4096;
 bool qmm_stream_narrow_only = false;
+bool qmm_stream_bf16_dot = false;
+bool qmm_stream_avx2_8bit = false;
+int qmm_stream_variant = 0;
 
 /* sum_j a[j] * b[j] over n (a multiple of 8) in eight float32 lanes. */
 CPU_KERNEL static float dot8(const float* a, const float* b, int n) {

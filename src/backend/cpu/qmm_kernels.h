@@ -119,6 +119,18 @@ extern int qmm_stream_prefetch_bytes;
 /* true: the AVX-512 streaming kernels of 32/64-code chunks (kept for
  * K % 128 != 0) for every K, so benchmarks compare both in one run. */
 extern bool qmm_stream_narrow_only;
+/* true: bfloat16 x takes the AVX-512 vdpbf16ps 128-code kernels (4-bit
+ * codes) where the CPU has AVX512_BF16; false (default): the float32
+ * vpermps + FMA ones on x widened by the driver, which ran 1.2x faster on
+ * the device tool's Xeon (vdpbf16ps retires once per 2 cycles there). */
+extern bool qmm_stream_bf16_dot;
+/* true: 8-bit affine codes take the AVX2 kernel on AVX-512 machines too
+ * (default: the AVX-512 64-code kernel, for group sizes multiple of 64). */
+extern bool qmm_stream_avx2_8bit;
+/* Experiments on the AVX-512 float32 kernels (bench_qmm sweeps them):
+ * value 2 turns the offset loads off, value 4 gives two accumulators per
+ * row (the previous forms). */
+extern int qmm_stream_variant;
 
 /* ---- per-ISA kernels (NULL where the build has none) ---- */
 
