@@ -13,7 +13,8 @@
  * scales per group), and nothing is written past an output row.
  * transpose = false is checked on a few shapes too (dequantized tiles and
  * sgemm). On CPUs with AVX512_BF16 the vdpbf16ps kernels are checked as
- * well as the float32 ones the timing may prefer. */
+ * well as the float32 ones the timing may prefer, and on AVX-512 both
+ * decodings of 4/8-bit codes (bytes transposed, and the earlier one). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,14 +140,21 @@ static void test_gemm_every_isa(void) {
   const mlx_dtype xts[3] = {MLX_BFLOAT16, MLX_FLOAT32, MLX_FLOAT16};
   const mlx_dtype sts[3] = {MLX_BFLOAT16, MLX_FLOAT32, MLX_FLOAT16};
   cpu_isa_level best = cpu_isa();
-  /* the last pass forces AVX-512's vdpbf16ps kernels (the first lets the
-   * timing choose, normally the float32 kernels) */
-  int passes = (int)best + 1 + (best >= CPU_ISA_AVX512 && cpu_has_avx512_bf16());
+  /* one pass per ISA level; on AVX-512 also one with the earlier decoding
+   * of 4/8-bit codes (qgemm_byte_decode = 0) and, with AVX512_BF16, one
+   * forcing the vdpbf16ps kernels (the first lets the timing choose,
+   * normally the float32 kernels) */
+  bool avx512 = best >= CPU_ISA_AVX512;
+  int passes = (int)best + 1 + avx512 + (avx512 && cpu_has_avx512_bf16());
   for (int pass = 0; pass < passes; pass++) {
-    int level = pass <= (int)best ? pass : (int)best;
+    int extra = pass - (int)best; /* 1: earlier decoding, 2: vdpbf16ps */
+    int level = extra <= 0 ? pass : (int)best;
     cpu_qmm_set_isa_cap((cpu_isa_level)level);
-    qgemm_set_bf16_policy(pass > (int)best ? 1 : -1);
-    const char* tag = pass > (int)best ? "avx512bf16" : cpu_isa_name((cpu_isa_level)level);
+    qgemm_set_bf16_policy(extra == 2 ? 1 : -1);
+    qgemm_byte_decode = extra != 1;
+    const char* tag = extra == 2   ? "avx512bf16"
+                      : extra == 1 ? "avx512 (earlier decoding)"
+                                   : cpu_isa_name((cpu_isa_level)level);
     for (int f = 0; f < nf; f++) {
       /* N = 45 (a panel and a part), K = 384 (a 256-code chunk and a
        * part) or the smallest multiple of 128 plus one group */
@@ -186,6 +194,7 @@ static void test_gemm_every_isa(void) {
   }
   cpu_qmm_set_isa_cap(CPU_ISA_AVX512);
   qgemm_set_bf16_policy(-1);
+  qgemm_byte_decode = 1;
   printf("worst rel. error: bfloat16 x %.3g, float32/float16 x %.3g\n", worst_bf16, worst_other);
 }
 

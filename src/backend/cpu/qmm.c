@@ -430,57 +430,102 @@ static void gemm_store_task(void* p, size_t begin, size_t end) {
 #define GEMM_ROW_BLOCK 1024
 
 /* ---- GEMM path with a kernel (qmm_gemm.h): the job's rows of x are
- * converted and packed once per block of GEMM_ROW_BLOCK rows; threads
- * split groups of np panels of nr weight rows, each decoding its panels a
- * K-chunk at a time and running the microkernel over every packed row,
- * then storing their columns. ---- */
+ * converted and packed once per block of GEMM_ROW_BLOCK rows (straight
+ * from the job's rows, no float32 copy, unless qqmm's transform needs
+ * whole rows); each thread then claims groups of panels of nr weight rows
+ * from a shared counter (a late or descheduled thread leaves its share to
+ * the others; groups shrink towards the end so the threads finish
+ * together), decodes them a K-chunk at a time, runs the microkernel over
+ * every packed row and stores its columns. ---- */
+
+int qgemm_profile = 0;
+int qgemm_c_kib = 0;
+int qgemm_byte_decode = 1;
 
 typedef struct kgemm_ctx {
   const qmm_job* job;
   const qgemm_kernel* k;
   qgemm_job gj;
-  const float* xf;  /* the block's rows, float32, row stride K */
+  const float* xf;  /* the block's rows as float32 (row stride K), or NULL */
   void* xp;         /* packed */
   float* xsum;
   int64_t r0;       /* the block's first row of the job */
   int rows;         /* valid rows of the block */
-  int np;           /* panels per group */
+  int np;           /* panels per group (at most) */
+  int threads;
+  int64_t panels;
+  int64_t next;     /* the first panel not yet claimed (__atomic) */
   _Atomic bool failed;
 } kgemm_ctx;
 
+#define KGEMM_MAX_MR 16
+#define KGEMM_MAX_KC 256
+
 /* Item i: block i % blocks of chunk i / blocks (and its group sums). */
-static void kgemm_pack_task(void* p, size_t begin, size_t end) {
+static void kgemm_pack_task(void* p, size_t i) {
   kgemm_ctx* c = p;
   const qgemm_kernel* k = c->k;
-  int64_t K = c->job->K, blocks = c->gj.rows / k->mr;
-  for (size_t i = begin; i < end; i++) {
-    int64_t k0 = (int64_t)i / blocks * k->kc, b = (int64_t)i % blocks;
-    int kcc = (int)(K - k0 < k->kc ? K - k0 : k->kc);
-    int valid = (int)(c->rows - b * k->mr < k->mr ? c->rows - b * k->mr : k->mr);
-    char* dst = (char*)c->xp + (c->gj.rows * k0 + b * k->mr * kcc) * k->x_elem_size;
-    k->pack_x(dst, c->xf + b * k->mr * K + k0, K, valid, kcc);
-    if (!c->xsum) continue;
-    int gs = c->job->w->group_size;
-    int64_t G = K / gs;
-    for (int64_t g = k0 / gs; g < (k0 + kcc) / gs; g++)
-      for (int m = 0; m < k->mr; m++) {
-        float t[4] = {0, 0, 0, 0};
-        if (m < valid) {
-          const float* xr = c->xf + (b * k->mr + m) * K + g * gs;
-          for (int i = 0; i < gs; i += 4)
-            for (int u = 0; u < 4; u++) t[u] += xr[i + u];
-        }
-        c->xsum[b * G * k->mr + g * k->mr + m] = (t[0] + t[1]) + (t[2] + t[3]);
+  const qmm_job* job = c->job;
+  int64_t K = job->K, blocks = c->gj.rows / k->mr;
+  int64_t k0 = (int64_t)i / blocks * k->kc, b = (int64_t)i % blocks;
+  int kcc = (int)(K - k0 < k->kc ? K - k0 : k->kc);
+  int valid = (int)(c->rows - b * k->mr < k->mr ? c->rows - b * k->mr : k->mr);
+  char* dst = (char*)c->xp + (c->gj.rows * k0 + b * k->mr * kcc) * k->x_elem_size;
+  float buf[KGEMM_MAX_MR * KGEMM_MAX_KC];
+  const float* src;
+  int64_t ld;
+  if (c->xf) {
+    src = c->xf + b * k->mr * K + k0;
+    ld = K;
+  } else {
+    size_t es = dtype_size(job->x_dtype);
+    for (int m = 0; m < valid; m++)
+      load_row(buf + m * kcc, job->x_rows[c->r0 + b * k->mr + m] + k0 * job->x_cs * (int64_t)es,
+               job->x_dtype, kcc, job->x_cs);
+    src = buf;
+    ld = kcc;
+  }
+  k->pack_x(dst, src, ld, valid, kcc);
+  if (!c->xsum) return;
+  int gs = job->w->group_size;
+  int64_t G = K / gs;
+  for (int64_t g = k0 / gs; g < (k0 + kcc) / gs; g++)
+    for (int m = 0; m < k->mr; m++) {
+      float t[4] = {0, 0, 0, 0};
+      if (m < valid) {
+        const float* xr = src + m * ld + (g * gs - k0);
+        for (int j = 0; j < gs; j += 4)
+          for (int u = 0; u < 4; u++) t[u] += xr[j + u];
       }
+      c->xsum[b * G * k->mr + g * k->mr + m] = (t[0] + t[1]) + (t[2] + t[3]);
+    }
+}
+
+/* Claims the next group: its first panel (n set to its panel count), or
+ * -1 when none is left. Groups hold np panels while plenty are left, then
+ * about a (2 * threads)-th of what is left. */
+static int64_t kgemm_claim(kgemm_ctx* c, int* n) {
+  int64_t cur = __atomic_load_n(&c->next, __ATOMIC_RELAXED);
+  for (;;) {
+    int64_t left = c->panels - cur;
+    if (left <= 0) return -1;
+    int64_t take = left / (2 * c->threads);
+    take = take < 1 ? 1 : take > c->np ? c->np : take;
+    if (__atomic_compare_exchange_n(&c->next, &cur, cur + take, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      *n = (int)take;
+      return cur;
+    }
   }
 }
 
-/* Item i: the np panels from panel i * np. */
-static void kgemm_task(void* p, size_t begin, size_t end) {
+/* One per thread: claims groups until none is left. */
+static void kgemm_task(void* p, size_t t) {
+  (void)t;
   kgemm_ctx* c = p;
   const qmm_job* job = c->job;
   const qgemm_kernel* k = c->k;
-  int64_t N = job->N, nr = k->nr, panels = (N + nr - 1) / nr, rp = c->gj.rows;
+  int64_t N = job->N, nr = k->nr, rp = c->gj.rows;
   size_t os = dtype_size(job->out_dtype);
   size_t sb = (k->scratch_bytes(job->K, job->w->group_size) + 63) / 64 * 64;
   size_t cb = (size_t)(c->np * rp * nr) * sizeof(float);
@@ -490,10 +535,8 @@ static void kgemm_task(void* p, size_t begin, size_t end) {
     c->failed = true;
     goto done;
   }
-  for (size_t gi = begin; gi < end; gi++) {
-    int64_t p0 = (int64_t)gi * c->np;
-    int np = (int)(panels - p0 < c->np ? panels - p0 : c->np);
-    memset(cbuf, 0, (size_t)(np * rp * nr) * sizeof(float));
+  int np;
+  for (int64_t p0; (p0 = kgemm_claim(c, &np)) >= 0;) {
     k->panels(&c->gj, p0 * nr, np, cbuf, scratch);
     for (int q = 0; q < np; q++) {
       int64_t n0 = (p0 + q) * nr;
@@ -520,26 +563,31 @@ static int run_gemm_kernel(const qmm_job* job, const qgemm_kernel* k) {
   float* xf = NULL;
   void* xp = aligned_alloc(64, (size_t)((rbp * K * k->x_elem_size + 63) / 64 * 64));
   float* xsum = sums ? malloc(sizeof(float) * (size_t)(rbp * G)) : NULL;
+  int threads = pool_size();
+  int64_t cbytes = qgemm_c_kib > 0 ? (int64_t)qgemm_c_kib << 10 : GEMM_C_BYTES;
   int rc = 1;
+  /* x packed straight from the job's rows, through a block-sized buffer */
+  bool direct = !job->xform && k->mr <= KGEMM_MAX_MR && k->kc <= KGEMM_MAX_KC;
   if (!xp || (sums && !xsum)) goto done;
   for (int64_t r0 = 0; r0 < job->rows; r0 += rb) {
     int64_t rows = job->rows - r0 < rb ? job->rows - r0 : rb;
-    qmm_job part = *job;
-    part.rows = (int)rows;
-    part.x_rows = job->x_rows + r0;
-    free(xf);
-    xf = prepare_x(&part, K);
-    if (!xf) goto done;
+    if (!direct) {
+      qmm_job part = *job;
+      part.rows = (int)rows;
+      part.x_rows = job->x_rows + r0;
+      free(xf);
+      xf = prepare_x(&part, K);
+      if (!xf) goto done;
+    }
     int64_t rp = round_up(rows, k->mr);
     int64_t panels = (job->N + k->nr - 1) / k->nr;
-    int64_t np = GEMM_C_BYTES / (rp * k->nr * (int64_t)sizeof(float));
+    int64_t np = cbytes / (rp * k->nr * (int64_t)sizeof(float));
     if (np > panels / 8) np = panels / 8;
     np = np < 1 ? 1 : np > QGEMM_MAX_PANELS ? QGEMM_MAX_PANELS : np;
-    kgemm_ctx c = {job, k,        {job->w, K, (int)rp, xp, xsum}, xf, xp, xsum, r0, (int)rows,
-                   (int)np, false};
-    size_t items = (size_t)((K + k->kc - 1) / k->kc * (rp / k->mr));
-    pool_for(items, 16, kgemm_pack_task, &c);
-    pool_for((size_t)((panels + np - 1) / np), 1, kgemm_task, &c);
+    kgemm_ctx c = {job,      k,    {job->w, K, (int)rp, xp, xsum}, xf, xp, xsum, r0, (int)rows,
+                   (int)np,  threads, panels, 0, false};
+    pool_run((size_t)((K + k->kc - 1) / k->kc * (rp / k->mr)), kgemm_pack_task, &c);
+    pool_run((size_t)threads, kgemm_task, &c);
     if (c.failed) goto done;
   }
   rc = 0;

@@ -19,11 +19,12 @@
  *   r's (packed, rounded) x over group g.
  * - panels() computes np <= QGEMM_MAX_PANELS panels of nr weight rows
  *   from n0 (rows past N count as zeros): for panel p, c[p * rows * nr +
- *   r * nr + j] += sum_k x[r][k] * W(n0 + p * nr + j, k) for every packed
- *   row r (c starts zeroed by the driver), W the matrix's dequantized
- *   weights. Kernels walk K a chunk at a time, decode the chunk of the np
- *   panels, then run the microkernel over every block of rows, so a chunk
- *   of packed x (rows x kc) is read from L2 np times. Threads run groups
+ *   r * nr + j] = sum_k x[r][k] * W(n0 + p * nr + j, k) for every packed
+ *   row r (c need not be zeroed: the first K-chunk overwrites it), W the
+ *   matrix's dequantized weights. Kernels walk K a chunk at a time,
+ *   decode the chunk of the np panels, then run the microkernel over
+ *   every block of rows, so a chunk of packed x (rows x kc) is read from
+ *   L2 np times. Threads run groups
  *   of panels in parallel, each with its own scratch of
  *   scratch_bytes(K, group_size) bytes (64-byte aligned).
  * float32 kernels multiply by the weights dequantized to float32 (MLX's
@@ -69,6 +70,21 @@ typedef struct qgemm_kernel {
  * per two cycles, so 2 FMAs per cycle on float32 are faster). */
 const qgemm_kernel* qgemm_avx512_kernel(const qmm_matrix* w, mlx_dtype x_dtype, bool bf16);
 const qgemm_kernel* qgemm_avx2_kernel(const qmm_matrix* w, mlx_dtype x_dtype);
+
+/* Bench hooks (the library never sets them; bench_qmm_prefill does):
+ * qgemm_profile 0: normal; bit 0: decode each group's panels at the first
+ * K-chunk only and reuse them (times the microkernel and the driver),
+ * bit 1: skip the microkernel (times decoding and the driver); the
+ * products are wrong while it is set.
+ * qgemm_c_kib: the L2 budget in KiB for a group's float32 sums (sets the
+ * panels per group; 0: the default).
+ * qgemm_byte_decode (default 1): the AVX-512 float32 kernels decode
+ * affine 4/8-bit and E2M1 codes transposed as bytes; 0: the earlier
+ * decoding (rows of 16 floats, transposed), kept for comparison and
+ * checked by the tests. */
+extern int qgemm_profile;
+extern int qgemm_c_kib;
+extern int qgemm_byte_decode;
 
 /* Test hook: -1 (default) lets the timing decide whether bfloat16 x uses
  * the vdpbf16ps kernels, 0 never, 1 always (where the CPU has them). */

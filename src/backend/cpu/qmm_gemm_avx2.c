@@ -33,7 +33,8 @@ static void pack_x_f32(void* dst, const float* x, int64_t ldx, int valid, int kc
     for (int m = 0; m < MR; m++) d[k * MR + m] = m < valid ? x[m * ldx + k] : 0.0f;
 }
 
-AVX2_INLINE void micro(const float* xp, const float* pan, int kcc, float* c) {
+/* c = (first ? 0 : c) + the block's products over the chunk. */
+AVX2_INLINE void micro(const float* xp, const float* pan, int kcc, bool first, float* c) {
   __m256 acc[MR][2];
   UNROLL
   for (int m = 0; m < MR; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
@@ -47,10 +48,17 @@ AVX2_INLINE void micro(const float* xp, const float* pan, int kcc, float* c) {
       acc[m][1] = _mm256_fmadd_ps(a, b1, acc[m][1]);
     }
   }
+  if (!first) {
+    UNROLL
+    for (int m = 0; m < MR; m++) {
+      acc[m][0] = _mm256_add_ps(acc[m][0], _mm256_loadu_ps(c + m * NR));
+      acc[m][1] = _mm256_add_ps(acc[m][1], _mm256_loadu_ps(c + m * NR + 8));
+    }
+  }
   UNROLL
   for (int m = 0; m < MR; m++) {
-    _mm256_storeu_ps(c + m * NR, _mm256_add_ps(acc[m][0], _mm256_loadu_ps(c + m * NR)));
-    _mm256_storeu_ps(c + m * NR + 8, _mm256_add_ps(acc[m][1], _mm256_loadu_ps(c + m * NR + 8)));
+    _mm256_storeu_ps(c + m * NR, acc[m][0]);
+    _mm256_storeu_ps(c + m * NR + 8, acc[m][1]);
   }
 }
 
@@ -84,9 +92,10 @@ AVX2_FN static void panels_f32(const qgemm_job* j, int64_t n0, int np, float* c,
   int64_t K = j->K, cst = (int64_t)j->rows * NR;
   float* pans = scratch;
   float* rows = pans + QGEMM_MAX_PANELS * KC * NR;
+  const int prof = qgemm_profile;
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     int kcc = (int)(K - k0 < KC ? K - k0 : KC);
-    for (int p = 0; p < np; p++) {
+    for (int p = 0; p < np && (k0 == 0 || !(prof & 1)); p++) {
       int64_t left = w->rows - (n0 + p * NR);
       int cols = (int)(left < 0 ? 0 : left < NR ? left : NR);
       for (int r = 0; r < NR; r++) {
@@ -96,9 +105,10 @@ AVX2_FN static void panels_f32(const qgemm_job* j, int64_t n0, int np, float* c,
       transpose_panel(pans + p * KC * NR, rows, kcc);
     }
     const float* xb = (const float*)j->xp + (int64_t)j->rows * k0;
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np && !(prof & 2); p++)
       for (int m0 = 0; m0 < j->rows; m0 += MR)
-        micro(xb + (int64_t)m0 * kcc, pans + p * KC * NR, kcc, c + p * cst + (int64_t)m0 * NR);
+        micro(xb + (int64_t)m0 * kcc, pans + p * KC * NR, kcc, k0 == 0,
+              c + p * cst + (int64_t)m0 * NR);
   }
 }
 

@@ -75,18 +75,34 @@ AVX512_INLINE void transpose16(__m512i r[16]) {
  * float32 x
  * ---------------------------------------------------------------------- */
 
+/* Scratch: the panels' chunks [KC][32]; the rows [32][KC] of one panel
+ * (and its scales) before the transpose; the panels' scales and biases
+ * [G][32] (byte decoding) and their rows [32][G] before the transpose. */
 static size_t scratch_f32(int64_t K, int group_size) {
-  (void)K, (void)group_size;
-  return sizeof(float) * (size_t)((QGEMM_MAX_PANELS + 1) * KC_F32 * NR + NR * KC_F32 / 16);
+  int64_t G = K / group_size;
+  return sizeof(float) * (size_t)((QGEMM_MAX_PANELS + 1) * KC_F32 * NR + NR * KC_F32 / 16 +
+                                  2 * (QGEMM_MAX_PANELS + 1) * G * NR);
 }
 
-static void pack_x_f32(void* dst, const float* x, int64_t ldx, int valid, int kcc) {
+static void panel_scales(const qmm_matrix* w, int64_t n0, int cols, int64_t G, float* sp,
+                         float* bp, float* srow, float* brow);
+
+/* 16 values of k of the block's rows at a time: rows as vectors (zeros
+ * past valid), transposed, each k's MR_F32 values stored under a mask. */
+AVX512_FN static void pack_x_f32(void* dst, const float* x, int64_t ldx, int valid, int kcc) {
   float* d = dst;
-  for (int k = 0; k < kcc; k++)
-    for (int m = 0; m < MR_F32; m++) d[k * MR_F32 + m] = m < valid ? x[m * ldx + k] : 0.0f;
+  for (int k = 0; k < kcc; k += 16) {
+    __m512i r[16];
+    for (int m = 0; m < 16; m++)
+      r[m] = m < valid && m < MR_F32 ? _mm512_loadu_si512(x + m * ldx + k) : _mm512_setzero_si512();
+    transpose16(r);
+    for (int i = 0; i < 16; i++)
+      _mm512_mask_storeu_ps(d + (k + i) * MR_F32, (1u << MR_F32) - 1, _mm512_castsi512_ps(r[i]));
+  }
 }
 
-AVX512_INLINE void micro_f32(const float* xp, const float* pan, int kcc, float* c) {
+/* c = (first ? 0 : c) + the block's products over the chunk. */
+AVX512_INLINE void micro_f32(const float* xp, const float* pan, int kcc, bool first, float* c) {
   __m512 acc[MR_F32][2];
   UNROLL
   for (int m = 0; m < MR_F32; m++) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
@@ -100,10 +116,17 @@ AVX512_INLINE void micro_f32(const float* xp, const float* pan, int kcc, float* 
       acc[m][1] = _mm512_fmadd_ps(a, b1, acc[m][1]);
     }
   }
+  if (!first) {
+    UNROLL
+    for (int m = 0; m < MR_F32; m++) {
+      acc[m][0] = _mm512_add_ps(acc[m][0], _mm512_loadu_ps(c + m * NR));
+      acc[m][1] = _mm512_add_ps(acc[m][1], _mm512_loadu_ps(c + m * NR + 16));
+    }
+  }
   UNROLL
   for (int m = 0; m < MR_F32; m++) {
-    _mm512_storeu_ps(c + m * NR, _mm512_add_ps(acc[m][0], _mm512_loadu_ps(c + m * NR)));
-    _mm512_storeu_ps(c + m * NR + 16, _mm512_add_ps(acc[m][1], _mm512_loadu_ps(c + m * NR + 16)));
+    _mm512_storeu_ps(c + m * NR, acc[m][0]);
+    _mm512_storeu_ps(c + m * NR + 16, acc[m][1]);
   }
 }
 
@@ -139,6 +162,92 @@ AVX512_INLINE __m512 deq16(deq_kind kind, const uint8_t* p, int64_t c, __m512 s,
   }
   v = _mm512_mul_ps(v, s);
   return kind == DEQ_E2M1 ? v : _mm512_add_ps(v, b);
+}
+
+/* Byte j (0..7) of the 8 bytes at p + off[r] of 16 rows r (off0: rows
+ * 0-7, off1: 8-15) into tb + (j & 1) * 64 + (j >> 1) * 16, 16 bytes, one
+ * per row: two qword gathers; a byte shuffle within lanes pairs the two
+ * rows of a lane byte by byte, a word permutation gathers byte j of rows
+ * 0-7 into qword j, and 64-bit unpacks join rows 0-7 and 8-15. */
+AVX512_INLINE void byte_columns(const uint8_t* p, __m512i off0, __m512i off1, uint8_t* tb) {
+  const __m512i pairs = _mm512_set_epi8(
+      15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0, 15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10,
+      2, 9, 1, 8, 0, 15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0, 15, 7, 14, 6, 13, 5, 12,
+      4, 11, 3, 10, 2, 9, 1, 8, 0);
+  /* word q <- word (q & 3) * 8 + (q >> 2) */
+  const __m512i cols = _mm512_set_epi16(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12,
+                                        4, 27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8,
+                                        0);
+  __m512i g0 = _mm512_i64gather_epi64(off0, (const void*)p, 1);
+  __m512i g1 = _mm512_i64gather_epi64(off1, (const void*)p, 1);
+  g0 = _mm512_permutexvar_epi16(cols, _mm512_shuffle_epi8(g0, pairs));
+  g1 = _mm512_permutexvar_epi16(cols, _mm512_shuffle_epi8(g1, pairs));
+  _mm512_store_si512(tb, _mm512_unpacklo_epi64(g0, g1));
+  _mm512_store_si512(tb + 64, _mm512_unpackhi_epi64(g0, g1));
+}
+
+/* 16 bytes of byte_columns' output: byte j of the 16 rows, as dwords. */
+AVX512_INLINE __m512i byte_column(const uint8_t* tb, int j) {
+  return _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i*)(tb + (j & 1) * 64 + (j >> 1) * 16)));
+}
+
+/* Affine 4/8-bit or E2M1 codes of panel rows n0 .. n0+31, codes k0 ..
+ * k0+kcc-1, into pan[k][32], transposed as bytes before decoding (about a
+ * third of the shuffles of decoding rows of 16 floats and transposing
+ * them): per 16 rows and 16 codes, byte_columns gives byte j of the 16
+ * rows as one vector of dwords, which is code j of every row (8-bit), or
+ * codes 2j (low nibbles) and 2j+1 (high; vpermps reads the low 4 bits of
+ * an index) of every row. Each decoded vector is thus a row of the panel,
+ * scaled by vectors of the 16 rows' scales and biases: st, bt [groups of
+ * the chunk][32] (zeros from cols). Rows from cols read row n0 (zero
+ * weights with those zero scales). */
+AVX512_INLINE void dequant_panel_bytes(deq_kind kind, const qmm_matrix* w, int64_t n0, int cols,
+                                       int64_t k0, int kcc, float* pan, const float* st,
+                                       const float* bt) {
+  const bool affine = kind != DEQ_E2M1;
+  const int gs = w->group_size;
+  float tab[16];
+  for (int i = 0; i < 16; i++) tab[i] = affine ? (float)i : quant_e2m1_values[i];
+  const __m512 table = _mm512_loadu_ps(tab);
+  const uint8_t* base = (const uint8_t*)w->w;
+  const int64_t ld = w->w_ld * (int64_t)sizeof(uint32_t);
+  _Alignas(64) uint8_t tb[128];
+  for (int h = 0; h < 2; h++) {
+    int64_t o[16];
+    for (int r = 0; r < 16; r++) o[r] = (n0 + (h * 16 + r < cols ? h * 16 + r : 0)) * ld;
+    const __m512i off0 = _mm512_loadu_si512(o), off1 = _mm512_loadu_si512(o + 8);
+    float* ph = pan + h * 16;
+    for (int k = 0; k < kcc; k += 16) {
+      const int g = k / gs;
+      const __m512 sv = _mm512_loadu_ps(st + g * NR + h * 16);
+      const __m512 bv = _mm512_loadu_ps(bt + g * NR + h * 16);
+      if (kind == DEQ_A8) {
+        for (int q = 0; q < 2; q++) {
+          byte_columns(base + k0 + k + 8 * q, off0, off1, tb);
+          UNROLL
+          for (int j = 0; j < 8; j++) {
+            __m512 v = _mm512_cvtepi32_ps(byte_column(tb, j));
+            v = _mm512_add_ps(_mm512_mul_ps(v, sv), bv);
+            _mm512_store_ps(ph + (k + 8 * q + j) * NR, v);
+          }
+        }
+        continue;
+      }
+      byte_columns(base + (k0 + k) / 2, off0, off1, tb);
+      UNROLL
+      for (int j = 0; j < 8; j++) {
+        __m512i d = byte_column(tb, j);
+        __m512 lo = _mm512_mul_ps(_mm512_permutexvar_ps(d, table), sv);
+        __m512 hi = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), table), sv);
+        if (affine) {
+          lo = _mm512_add_ps(lo, bv);
+          hi = _mm512_add_ps(hi, bv);
+        }
+        _mm512_store_ps(ph + (k + 2 * j) * NR, lo);
+        _mm512_store_ps(ph + (k + 2 * j + 1) * NR, hi);
+      }
+    }
+  }
 }
 
 /* Panel rows n0 .. n0+31 (zeros from cols), codes k0 .. k0+kcc-1,
@@ -187,19 +296,38 @@ AVX512_INLINE void panels_f32(deq_kind kind, const qgemm_job* j, int64_t n0, int
                               void* scratch) {
   const qmm_matrix* w = j->w;
   int64_t K = j->K, cst = (int64_t)j->rows * NR;
+  const int gs = w->group_size;
+  const int64_t G = K / gs;
   float* pans = scratch;
   float* rows = pans + QGEMM_MAX_PANELS * KC_F32 * NR;
+  float* sps = rows + KC_F32 * NR + NR * KC_F32 / 16; /* [np][G][32] */
+  float* bps = sps + QGEMM_MAX_PANELS * G * NR;
+  float* srow = bps + QGEMM_MAX_PANELS * G * NR;      /* [32][G] */
+  float* brow = srow + G * NR;
+  const bool bytes = kind != DEQ_ANY && qgemm_byte_decode;
+  const int prof = qgemm_profile;
+  int cols[QGEMM_MAX_PANELS];
+  for (int p = 0; p < np; p++) {
+    int64_t left = w->rows - (n0 + p * NR);
+    cols[p] = (int)(left < 0 ? 0 : left < NR ? left : NR);
+    if (bytes)
+      panel_scales(w, n0 + p * NR, cols[p], G, sps + p * G * NR, bps + p * G * NR, srow, brow);
+  }
   for (int64_t k0 = 0; k0 < K; k0 += KC_F32) {
     int kcc = (int)(K - k0 < KC_F32 ? K - k0 : KC_F32);
-    for (int p = 0; p < np; p++) {
-      int64_t left = w->rows - (n0 + p * NR);
-      int cols = (int)(left < 0 ? 0 : left < NR ? left : NR);
-      dequant_panel(kind, w, n0 + p * NR, cols, k0, kcc, pans + p * KC_F32 * NR, rows);
+    for (int p = 0; p < np && (k0 == 0 || !(prof & 1)); p++) {
+      float* pan = pans + p * KC_F32 * NR;
+      if (bytes && cols[p] > 0)
+        dequant_panel_bytes(kind, w, n0 + p * NR, cols[p], k0, kcc, pan,
+                            sps + (p * G + k0 / gs) * NR, bps + (p * G + k0 / gs) * NR);
+      else
+        dequant_panel(kind, w, n0 + p * NR, cols[p], k0, kcc, pan, rows);
     }
     const float* xb = (const float*)j->xp + (int64_t)j->rows * k0;
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np && !(prof & 2); p++)
       for (int m0 = 0; m0 < j->rows; m0 += MR_F32)
-        micro_f32(xb + (int64_t)m0 * kcc, pans + p * KC_F32 * NR, kcc, c + p * cst + m0 * NR);
+        micro_f32(xb + (int64_t)m0 * kcc, pans + p * KC_F32 * NR, kcc, k0 == 0,
+                  c + p * cst + m0 * NR);
   }
 }
 
@@ -305,8 +433,10 @@ BF16_INLINE void decode_panel(dec_kind kind, const qmm_matrix* w, int64_t n0, in
  * xsum_g). xp: the block's pairs [kcc/2][MR]; sp, bp: [groups][32]; xs:
  * [groups][MR]. */
 BF16_INLINE void micro_bf16(const uint32_t* xp, const uint32_t* pan, int kcc, int gs,
-                            const float* sp, const float* bp, const float* xs, float* c) {
+                            const float* sp, const float* bp, const float* xs, bool first,
+                            float* c) {
   for (int g = 0; g < kcc / gs; g++) {
+    const bool zero = first && g == 0; /* c holds nothing yet */
     __m512 acc[MR_BF16][2];
     UNROLL
     for (int m = 0; m < MR_BF16; m++) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
@@ -326,17 +456,20 @@ BF16_INLINE void micro_bf16(const uint32_t* xp, const uint32_t* pan, int kcc, in
       UNROLL
       for (int m = 0; m < MR_BF16; m++) {
         __m512 xsm = _mm512_set1_ps(xs[g * MR_BF16 + m]);
-        __m512 c0 = _mm512_fmadd_ps(acc[m][0], s0, _mm512_loadu_ps(c + m * NR));
-        __m512 c1 = _mm512_fmadd_ps(acc[m][1], s1, _mm512_loadu_ps(c + m * NR + 16));
+        __m512 c0 = _mm512_fmadd_ps(
+            acc[m][0], s0, zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + m * NR));
+        __m512 c1 = _mm512_fmadd_ps(
+            acc[m][1], s1, zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + m * NR + 16));
         _mm512_storeu_ps(c + m * NR, _mm512_fmadd_ps(e0, xsm, c0));
         _mm512_storeu_ps(c + m * NR + 16, _mm512_fmadd_ps(e1, xsm, c1));
       }
     } else {
       UNROLL
       for (int m = 0; m < MR_BF16; m++) {
-        _mm512_storeu_ps(c + m * NR, _mm512_fmadd_ps(acc[m][0], s0, _mm512_loadu_ps(c + m * NR)));
-        _mm512_storeu_ps(c + m * NR + 16,
-                         _mm512_fmadd_ps(acc[m][1], s1, _mm512_loadu_ps(c + m * NR + 16)));
+        __m512 c0 = zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + m * NR);
+        __m512 c1 = zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + m * NR + 16);
+        _mm512_storeu_ps(c + m * NR, _mm512_fmadd_ps(acc[m][0], s0, c0));
+        _mm512_storeu_ps(c + m * NR + 16, _mm512_fmadd_ps(acc[m][1], s1, c1));
       }
     }
   }
@@ -379,18 +512,19 @@ BF16_INLINE void panels_bf16(dec_kind kind, const qgemm_job* j, int64_t n0, int 
     cols[p] = (int)(left < 0 ? 0 : left < NR ? left : NR);
     panel_scales(w, n0 + p * NR, cols[p], G, sps + p * G * NR, bps + p * G * NR, srow, brow);
   }
+  const int prof = qgemm_profile;
   for (int64_t k0 = 0; k0 < K; k0 += KC_BF16) {
     int kcc = (int)(K - k0 < KC_BF16 ? K - k0 : KC_BF16);
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np && (k0 == 0 || !(prof & 1)); p++)
       decode_panel(kind, w, n0 + p * NR, cols[p], k0, kcc, pans + p * (KC_BF16 / 2 * NR), any,
                    table);
     const uint32_t* xb = (const uint32_t*)j->xp + (int64_t)j->rows * k0 / 2;
     int64_t g0 = k0 / gs;
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np && !(prof & 2); p++)
       for (int m0 = 0; m0 < j->rows; m0 += MR_BF16)
         micro_bf16(xb + (int64_t)m0 * kcc / 2, pans + p * (KC_BF16 / 2 * NR), kcc, gs,
                    sps + (p * G + g0) * NR, affine ? bps + (p * G + g0) * NR : NULL,
-                   affine ? j->xsum + (int64_t)m0 * G + g0 * MR_BF16 : NULL,
+                   affine ? j->xsum + (int64_t)m0 * G + g0 * MR_BF16 : NULL, k0 == 0,
                    c + p * cst + (int64_t)m0 * NR);
   }
 }
