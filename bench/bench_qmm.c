@@ -60,31 +60,6 @@
 
 /* ---- ceilings (read bandwidth: bench/common.c) ---- */
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define FMA_ITERS 50000000L
-__attribute__((target("avx512f"))) static float fma_avx512(long iters) {
-  __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  __m512 acc[12];
-  for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps((float)j);
-  for (long i = 0; i < iters; i++)
-    for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
-  float s = 0;
-  for (int j = 0; j < 12; j++) s += _mm512_reduce_add_ps(acc[j]);
-  return s;
-}
-__attribute__((target("avx2,fma"))) static float fma_avx2(long iters) {
-  __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  __m256 acc[12];
-  for (int j = 0; j < 12; j++) acc[j] = _mm256_set1_ps((float)j);
-  for (long i = 0; i < iters; i++)
-    for (int j = 0; j < 12; j++) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
-  __m256 s = acc[0];
-  for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, acc[j]);
-  float out[8];
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-#endif
 
 static mlx_array random_matrix(int rows, int cols, mlx_dtype t, mlx_stream s);
 
@@ -229,38 +204,6 @@ static void probe_kernels(const char* variants) {
     if (*v == ',') v++;
   }
   set_variant("");
-}
-
-typedef struct fma_arg {
-  long iters;
-  int wide; /* 16 or 8 lanes */
-  float result;
-} fma_arg;
-
-static void* fma_thread(void* p) {
-  fma_arg* a = p;
-#if defined(__x86_64__) && defined(__GNUC__)
-  a->result = a->wide == 16 ? fma_avx512(a->iters) : fma_avx2(a->iters);
-#endif
-  return NULL;
-}
-
-/* GFLOP/s of 2 threads of FMA chains, and the lane count used. */
-static double fma_peak(int* lanes) {
-  *lanes = cpu_isa() >= CPU_ISA_AVX512 ? 16 : cpu_isa() >= CPU_ISA_AVX2 ? 8 : 0;
-  if (!*lanes) return 0;
-  double t[3];
-  long iters = FMA_ITERS / 4;
-  for (int r = 0; r < 3; r++) {
-    fma_arg args[2] = {{iters, *lanes, 0}, {iters, *lanes, 0}};
-    pthread_t th;
-    double t0 = bench_now();
-    pthread_create(&th, NULL, fma_thread, &args[1]);
-    fma_thread(&args[0]);
-    pthread_join(th, NULL);
-    t[r] = bench_now() - t0;
-  }
-  return 2.0 * 2 * 12 * (*lanes) * (double)iters / bench_median(t, 3) / 1e9;
 }
 
 /* ---- cases ---- */
@@ -450,7 +393,7 @@ int main(int argc, char** argv) {
   bench_cpu_model(model, sizeof model);
   int lanes;
   double read_bw = bench_read_bandwidth(2);
-  double peak = fma_peak(&lanes);
+  double peak = bench_fma_peak(12500000, &lanes);
   const char* isa_cap = getenv("QMM_ISA"); /* baseline, avx2: cap the kernels' ISA */
   cpu_isa_level isa = cpu_isa();
   if (isa_cap && strcmp(isa_cap, "avx2") == 0) isa = cpu_qmm_set_isa_cap(CPU_ISA_AVX2);

@@ -43,60 +43,6 @@
 
 #define MAX_ROUNDS 64
 
-/* ---- FMA peak ---- */
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static float chains512(long iters) {
-  __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f), acc[12];
-  for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps((float)j);
-  for (long i = 0; i < iters; i++)
-    for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, a);
-  for (int j = 1; j < 12; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
-  return _mm512_reduce_add_ps(acc[0]);
-}
-__attribute__((target("avx2,fma"))) static float chains256(long iters) {
-  __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f), acc[12];
-  for (int j = 0; j < 12; j++) acc[j] = _mm256_set1_ps((float)j);
-  for (long i = 0; i < iters; i++)
-    for (int j = 0; j < 12; j++) acc[j] = _mm256_fmadd_ps(acc[j], m, a);
-  for (int j = 1; j < 12; j++) acc[0] = _mm256_add_ps(acc[0], acc[j]);
-  float v[8];
-  _mm256_storeu_ps(v, acc[0]);
-  return v[0];
-}
-#endif
-
-typedef struct chain_arg {
-  long iters;
-  int lanes;
-  volatile float out;
-} chain_arg;
-
-static void* chain_thread(void* p) {
-  chain_arg* a = p;
-#if defined(__x86_64__) && defined(__GNUC__)
-  a->out = a->lanes == 16 ? chains512(a->iters) : chains256(a->iters);
-#endif
-  return NULL;
-}
-
-/* GFLOP/s of 2 threads (median of 3), 0 without AVX2. */
-static double fma_peak(int lanes) {
-  if (!lanes) return 0;
-  long iters = 4000000;
-  double t[3];
-  for (int r = 0; r < 3; r++) {
-    chain_arg a[2] = {{iters, lanes, 0}, {iters, lanes, 0}};
-    pthread_t th;
-    double t0 = bench_now();
-    pthread_create(&th, NULL, chain_thread, &a[1]);
-    chain_thread(&a[0]);
-    pthread_join(th, NULL);
-    t[r] = bench_now() - t0;
-  }
-  return 2.0 * 2 * 12 * lanes * (double)iters / bench_median(t, 3) / 1e9;
-}
-
 /* ---- cases ---- */
 
 typedef struct qformat {
@@ -207,7 +153,7 @@ static void run_case(const qformat* f, const qweights* w, int N, int K, int M, m
   const float* a = mlx_array_data_float32(x32);
   const float* b = mlx_array_data_float32(w->deq);
   set_hooks(0, ckib);
-  double peak = fma_peak(lanes);
+  double peak = bench_fma_peak(4000000, NULL);
   double tq[MAX_ROUNDS], ts[MAX_ROUNDS], ratio[MAX_ROUNDS];
   product_seconds(f, w, x, 0, s);
   sgemm_seconds(a, b, c, M, N, K);

@@ -29,56 +29,6 @@
 
 #include "common.h"
 
-#define FMA_CHAINS 12
-#define FMA_ITERS 20000000L
-
-__attribute__((target("avx512f"))) static void* fma_part(void* p) {
-  __m512 acc[FMA_CHAINS];
-  for (int i = 0; i < FMA_CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-  __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (long it = 0; it < FMA_ITERS; it++)
-    for (int i = 0; i < FMA_CHAINS; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  float s = 0;
-  for (int i = 0; i < FMA_CHAINS; i++) s += _mm512_reduce_add_ps(acc[i]);
-  *(float*)p = s;
-  return NULL;
-}
-
-__attribute__((target("avx2,fma"))) static void* fma_part_avx2(void* p) {
-  __m256 acc[FMA_CHAINS];
-  for (int i = 0; i < FMA_CHAINS; i++) acc[i] = _mm256_set1_ps((float)i);
-  __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (long it = 0; it < FMA_ITERS; it++)
-    for (int i = 0; i < FMA_CHAINS; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  float s = 0, lanes[8];
-  for (int i = 0; i < FMA_CHAINS; i++) {
-    _mm256_storeu_ps(lanes, acc[i]);
-    s += lanes[0];
-  }
-  *(float*)p = s;
-  return NULL;
-}
-
-/* GFLOP/s of 2 threads of FMA chains: AVX-512 when the CPU has it, else
- * AVX2 (*isa says which). */
-static double fma_peak(const char** isa) {
-  __builtin_cpu_init();
-  bool avx512 = __builtin_cpu_supports("avx512f");
-  if (!avx512 && !__builtin_cpu_supports("fma")) {
-    *isa = "none";
-    return 0;
-  }
-  *isa = avx512 ? "avx512" : "avx2";
-  float out[2];
-  pthread_t t[2];
-  double t0 = bench_now();
-  for (int i = 0; i < 2; i++)
-    pthread_create(&t[i], NULL, avx512 ? fma_part : fma_part_avx2, &out[i]);
-  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-  double s = bench_now() - t0;
-  return 2.0 * FMA_ITERS * FMA_CHAINS * (avx512 ? 16 : 8) * 2 / s / 1e9;
-}
-
 /* ---- memory ---- */
 
 /* A field of /proc/self/status in KiB. */
@@ -181,8 +131,9 @@ int main(void) {
   printf("{\"bench\":\"read_bandwidth\",\"cpu\":\"%s\",\"threads\":2,\"bytes\":1073741824,"
          "\"GBps\":%.2f}\n",
          cpu, read_gbs);
-  const char* isa;
-  double peak = fma_peak(&isa);
+  int lanes = 0;
+  double peak = bench_fma_peak(5000000, &lanes);
+  const char* isa = lanes == 16 ? "avx512" : lanes == 8 ? "avx2" : "none";
   printf("{\"bench\":\"fma_peak\",\"threads\":2,\"isa\":\"%s\",\"GFLOPs\":%.1f}\n", isa,
          peak);
 

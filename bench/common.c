@@ -7,6 +7,10 @@
 
 #include "common.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #define CEILING_BYTES ((size_t)1 << 30)
 #define CEILING_RUNS 7
 #define MAX_THREADS 64
@@ -111,4 +115,63 @@ double bench_copy_bandwidth(int threads) {
 
 double bench_read_bandwidth(int threads) {
   return ceiling(sum_part, threads, 1.0, 0);
+}
+
+/* ---- FMA peak ---- */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static float fma_chains512(long iters) {
+  __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f), acc[12];
+  for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps((float)j);
+  for (long i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, a);
+  for (int j = 1; j < 12; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+  return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains256(long iters) {
+  __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f), acc[12];
+  for (int j = 0; j < 12; j++) acc[j] = _mm256_set1_ps((float)j);
+  for (long i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) acc[j] = _mm256_fmadd_ps(acc[j], m, a);
+  for (int j = 1; j < 12; j++) acc[0] = _mm256_add_ps(acc[0], acc[j]);
+  float v[8];
+  _mm256_storeu_ps(v, acc[0]);
+  return v[0];
+}
+#endif
+
+typedef struct fma_arg {
+  long iters;
+  int lanes;
+  volatile float out; /* keeps the chains alive */
+} fma_arg;
+
+static void* fma_thread(void* p) {
+  fma_arg* a = p;
+#if defined(__x86_64__) && defined(__GNUC__)
+  a->out = a->lanes == 16 ? fma_chains512(a->iters) : fma_chains256(a->iters);
+#endif
+  return NULL;
+}
+
+double bench_fma_peak(long iters, int* lanes) {
+  int l = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  l = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("fma") ? 8 : 0;
+#endif
+  if (lanes) *lanes = l;
+  if (!l) return 0;
+  double t[3];
+  for (int r = 0; r < 3; r++) {
+    fma_arg a[2] = {{iters, l, 0}, {iters, l, 0}};
+    pthread_t th;
+    double t0 = bench_now();
+    pthread_create(&th, NULL, fma_thread, &a[1]);
+    fma_thread(&a[0]);
+    pthread_join(th, NULL);
+    t[r] = bench_now() - t0;
+  }
+  return 2.0 * 2 * 12 * l * (double)iters / bench_median(t, 3) / 1e9;
 }
