@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/dtype.h"
 #include "tool.h"
 
 static const char usage[] =
@@ -202,23 +203,7 @@ const char* tool_bytes(char* buf, size_t n, uint64_t bytes) {
 }
 
 const char* tool_dtype_name(mlx_dtype t) {
-  switch (t) {
-    case MLX_BOOL: return "bool";
-    case MLX_UINT8: return "uint8";
-    case MLX_UINT16: return "uint16";
-    case MLX_UINT32: return "uint32";
-    case MLX_UINT64: return "uint64";
-    case MLX_INT8: return "int8";
-    case MLX_INT16: return "int16";
-    case MLX_INT32: return "int32";
-    case MLX_INT64: return "int64";
-    case MLX_FLOAT16: return "float16";
-    case MLX_FLOAT32: return "float32";
-    case MLX_FLOAT64: return "float64";
-    case MLX_BFLOAT16: return "bfloat16";
-    case MLX_COMPLEX64: return "complex64";
-  }
-  return "?";
+  return dtype_name(t);
 }
 
 /* ---- generation ---- */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "core/dtype.h"
 #include "io/io.h"
 #include "io/shards.h"
 #include "mlx/c/map.h"
@@ -573,26 +574,6 @@ static int missing(const cmlx_model* m, const char* name) {
                     m->dir, name);
 }
 
-static const char* model_dtype_name(mlx_dtype t) {
-  switch (t) {
-    case MLX_BOOL: return "bool";
-    case MLX_UINT8: return "uint8";
-    case MLX_UINT16: return "uint16";
-    case MLX_UINT32: return "uint32";
-    case MLX_UINT64: return "uint64";
-    case MLX_INT8: return "int8";
-    case MLX_INT16: return "int16";
-    case MLX_INT32: return "int32";
-    case MLX_INT64: return "int64";
-    case MLX_FLOAT16: return "float16";
-    case MLX_FLOAT32: return "float32";
-    case MLX_FLOAT64: return "float64";
-    case MLX_BFLOAT16: return "bfloat16";
-    case MLX_COMPLEX64: return "complex64";
-  }
-  return "unknown";
-}
-
 static int expect_dtype(const cmlx_model* m, const char* name,
                         const char* file, const mlx_array a, bool want_float,
                         mlx_dtype exact) {
@@ -600,8 +581,8 @@ static int expect_dtype(const cmlx_model* m, const char* name,
   bool ok = want_float ? dtype_is_float(t) : t == exact;
   if (ok) return 0;
   return MODEL_FAIL("[load] %s in %s has dtype %s, expected %s.", name,
-                    file ? file : m->dir, model_dtype_name(t),
-                    want_float ? "a float type" : model_dtype_name(exact));
+                    file ? file : m->dir, dtype_name(t),
+                    want_float ? "a float type" : dtype_name(exact));
 }
 
 /* Takes "<path>.<suffix>" from ws. */
@@ -939,7 +920,7 @@ int cmlx_model_forward(mlx_array* logits, cmlx_model* m,
       mlx_array_dim(tokens, 1) < 1) {
     char b[64];
     return MODEL_FAIL("[model_forward] Tokens must be integers of shape "
-                      "[batch, length], got %s %s.", model_dtype_name(t),
+                      "[batch, length], got %s %s.", dtype_name(t),
                       shape_of(b, sizeof b, tokens));
   }
   if (cache && cache->num_layers != m->info.num_layers)
