@@ -98,17 +98,8 @@ int cmd_bench(int argc, char** argv) {
     if ((r = opt_value(cmd, argc, argv, &i, "--random", &v))) {
       if (r < 0) return 1;
       random_cfg = v;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-mode", &v))) {
+    } else if ((r = opt_quant(cmd, argc, argv, &i, &q_mode, &q_bits, &q_group, &quant_given))) {
       if (r < 0) return 1;
-      q_mode = v;
-      quant_given = true;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-bits", &v))) {
-      if (r < 0 || parse_int(cmd, "--q-bits", v, 1, 8, &q_bits)) return 1;
-      quant_given = true;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-group-size", &v))) {
-      if (r < 0 || parse_int(cmd, "--q-group-size", v, 1, 1 << 16, &q_group))
-        return 1;
-      quant_given = true;
     } else if ((r = opt_value(cmd, argc, argv, &i, "--dtype", &v))) {
       if (r < 0) return 1;
       dtype_name = v;

@@ -101,6 +101,21 @@ int parse_int(const char* cmd, const char* opt, const char* s, long lo,
   return 0;
 }
 
+int opt_quant(const char* cmd, int argc, char** argv, int* i, const char** mode, long* bits,
+              long* group, bool* given) {
+  const char* v = NULL;
+  int r;
+  if ((r = opt_value(cmd, argc, argv, i, "--q-mode", &v))) {
+    if (r > 0) *mode = v;
+  } else if ((r = opt_value(cmd, argc, argv, i, "--q-bits", &v))) {
+    if (r > 0 && parse_int(cmd, "--q-bits", v, 1, 8, bits)) r = -1;
+  } else if ((r = opt_value(cmd, argc, argv, i, "--q-group-size", &v))) {
+    if (r > 0 && parse_int(cmd, "--q-group-size", v, 1, 1 << 16, group)) r = -1;
+  }
+  if (r > 0) *given = true;
+  return r;
+}
+
 int parse_u64(const char* cmd, const char* opt, const char* s, uint64_t* out) {
   char* end = NULL;
   errno = 0;

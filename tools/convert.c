@@ -205,17 +205,8 @@ int cmd_convert(int argc, char** argv) {
     int r;
     if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quantize") == 0) {
       quantize = true;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-mode", &v))) {
+    } else if ((r = opt_quant(cmd, argc, argv, &i, &q_mode, &q_bits, &q_group, &q_opts))) {
       if (r < 0) return 1;
-      q_mode = v;
-      q_opts = true;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-bits", &v))) {
-      if (r < 0 || parse_int(cmd, "--q-bits", v, 1, 8, &q_bits)) return 1;
-      q_opts = true;
-    } else if ((r = opt_value(cmd, argc, argv, &i, "--q-group-size", &v))) {
-      if (r < 0 || parse_int(cmd, "--q-group-size", v, 1, 1 << 16, &q_group))
-        return 1;
-      q_opts = true;
     } else if ((r = opt_value(cmd, argc, argv, &i, "--dtype", &v))) {
       if (r < 0) return 1;
       dtype_name = v;

@@ -44,6 +44,11 @@ int opt_value(const char* cmd, int argc, char** argv, int* i,
 int parse_int(const char* cmd, const char* opt, const char* s, long lo,
               long hi, long* out);
 int parse_u64(const char* cmd, const char* opt, const char* s, uint64_t* out);
+/* The quantization options --q-mode M, --q-bits B, --q-group-size G at
+ * argv[*i]: 1 when it is one of them (sets the value and *given), 0 when
+ * not, -1 (message printed) on a missing or bad value. */
+int opt_quant(const char* cmd, int argc, char** argv, int* i, const char** mode, long* bits,
+              long* group, bool* given);
 int parse_float(const char* cmd, const char* opt, const char* s, double lo,
                 double hi, double* out);
 /* "1,2,3" -> ids (malloc'd); every id in [0, INT32_MAX]. */
