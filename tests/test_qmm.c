@@ -30,6 +30,7 @@
 #include "backend/cpu/qmm_kernels.h"
 #include "core/half.h"
 #include "harness.h"
+#include "qmm_check.h"
 #include "io/json.h"
 
 #define ORACLE_DIR CMLX_TEST_DATA "/oracle"
@@ -216,26 +217,10 @@ typedef struct oracle {
   bool loaded;
 } oracle;
 
-static char* read_file(const char* path, size_t* len) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* buf = n > 0 ? malloc((size_t)n) : NULL;
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
-}
-
 static bool oracle_load(oracle* o) {
   memset(o, 0, sizeof *o);
   size_t len;
-  char* text = read_file(ORACLE_DIR "/manifest.json", &len);
+  char* text = (char*)test_read_bytes(ORACLE_DIR "/manifest.json", &len);
   if (!text) return false;
   json_error err;
   bool ok = json_parse(text, len, &o->manifest, &err) == 0;
@@ -853,46 +838,12 @@ static void kernel_case(const qmat* q, bool transpose, mlx_dtype xt, int m, cons
       .scale_dtype = affine ? MLX_FLOAT32 : MLX_UINT8,
       .s_ld = mlx_array_shape(sc)[1],
   };
-  int K = transpose ? mat.cols : mat.rows, N = transpose ? mat.rows : mat.cols;
-  int ldx = K + 3, ldo = N + 5;
-  float* xf = malloc(sizeof(float) * (size_t)(m * ldx));
-  uint16_t* xh = malloc(sizeof(uint16_t) * (size_t)(m * ldx));
-  for (int i = 0; i < m * ldx; i++) {
-    float v = (float)test_rand(-2, 2);
-    if (xt == MLX_BFLOAT16) {
-      xh[i] = f32_to_bf16(v);
-      v = bf16_to_f32(xh[i]);
-    } else if (xt == MLX_FLOAT16) {
-      xh[i] = f32_to_f16(v);
-      v = f16_to_f32(xh[i]);
-    }
-    xf[i] = v;
-  }
-  float* ref = malloc(sizeof(float) * (size_t)(m * ldo));
-  float* got = malloc(sizeof(float) * (size_t)(m * ldo));
-  for (int i = 0; i < m * ldo; i++) got[i] = ref[i] = NAN;
-  cpu_qmm_reference(&mat, transpose, xf, ldx, m, ref, ldo);
-  CHECK_OK(cpu_qmm_run(&mat, transpose, xt == MLX_FLOAT32 ? (const void*)xf : xh, xt, ldx, m,
-                       got, MLX_FLOAT32, ldo));
-  double num = 0, den = 0;
-  bool pad_ok = true;
-  for (int r = 0; r < m; r++) {
-    for (int n = 0; n < N; n++) {
-      double d = fabs((double)got[r * ldo + n] - ref[r * ldo + n]);
-      if (!(d <= num)) num = d;
-      if (fabs(ref[r * ldo + n]) > den) den = fabs(ref[r * ldo + n]);
-    }
-    for (int n = N; n < ldo; n++) pad_ok = pad_ok && isnan(got[r * ldo + n]);
-  }
-  double e = den > 0 ? num / den : num;
+  bool pad_ok;
+  double e = qmm_check_run(&mat, transpose, xt, m, 3, 5, &pad_ok);
   /* every path sums exact products in float32 */
   CHECK_MSG(e <= 2e-6 && pad_ok, "kernel %s %s b%d g%d %s x%d m=%d: rel error %.3g%s", tag,
             q->mode, q->bits, q->group_size, transpose ? "T" : "N", (int)xt, m, e,
             pad_ok ? "" : " (wrote past the row)");
-  free(xf);
-  free(xh);
-  free(ref);
-  free(got);
   mlx_array_free(wq);
   mlx_array_free(sc);
   mlx_array_free(bi);

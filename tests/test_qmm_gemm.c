@@ -25,6 +25,7 @@
 #include "backend/cpu/qmm_gemm.h"
 #include "core/half.h"
 #include "harness.h"
+#include "qmm_check.h"
 
 typedef struct rmat {
   qmm_matrix m;
@@ -83,46 +84,13 @@ static double worst_bf16 = 0, worst_other = 0;
 static void gemm_case(const rmat* r, bool transpose, mlx_dtype xt, int m, const char* tag) {
   const qmm_matrix* w = &r->m;
   int K = transpose ? w->cols : w->rows, N = transpose ? w->rows : w->cols;
-  int64_t ldx = K + 5, ldo = N + 3;
-  float* xf = malloc(sizeof(float) * (size_t)(m * ldx));
-  uint16_t* xh = malloc(sizeof(uint16_t) * (size_t)(m * ldx));
-  for (int64_t i = 0; i < m * ldx; i++) {
-    float v = (float)test_rand(-2, 2);
-    if (xt == MLX_BFLOAT16) {
-      xh[i] = f32_to_bf16(v);
-      v = bf16_to_f32(xh[i]);
-    } else if (xt == MLX_FLOAT16) {
-      xh[i] = f32_to_f16(v);
-      v = f16_to_f32(xh[i]);
-    }
-    xf[i] = v;
-  }
-  float* ref = malloc(sizeof(float) * (size_t)(m * ldo));
-  float* got = malloc(sizeof(float) * (size_t)(m * ldo));
-  for (int64_t i = 0; i < m * ldo; i++) got[i] = ref[i] = NAN;
-  cpu_qmm_reference(w, transpose, xf, ldx, m, ref, ldo);
-  CHECK_OK(cpu_qmm_run(w, transpose, xt == MLX_FLOAT32 ? (const void*)xf : xh, xt, ldx, m, got,
-                       MLX_FLOAT32, ldo));
-  double num = 0, den = 0;
-  bool pad_ok = true;
-  for (int i = 0; i < m; i++) {
-    for (int n = 0; n < N; n++) {
-      double d = fabs((double)got[i * ldo + n] - ref[i * ldo + n]);
-      if (!(d <= num)) num = d;
-      if (fabs(ref[i * ldo + n]) > den) den = fabs(ref[i * ldo + n]);
-    }
-    for (int64_t n = N; n < ldo; n++) pad_ok = pad_ok && isnan(got[i * ldo + n]);
-  }
-  double e = den > 0 ? num / den : num;
+  bool pad_ok;
+  double e = qmm_check_run(w, transpose, xt, m, 5, 3, &pad_ok);
   double* worst = xt == MLX_BFLOAT16 ? &worst_bf16 : &worst_other;
   if (!(e <= *worst)) *worst = e;
   CHECK_MSG(e <= 4e-6 && pad_ok, "gemm %s mode %d b%d g%d %s x%d m=%d K=%d N=%d: rel error %.3g%s",
             tag, (int)w->mode, w->bits, w->group_size, transpose ? "T" : "N", (int)xt, m, K, N, e,
             pad_ok ? "" : " (wrote past the row)");
-  free(xf);
-  free(xh);
-  free(ref);
-  free(got);
 }
 
 typedef struct fmt {

@@ -117,26 +117,10 @@ typedef struct oracle {
   bool loaded;
 } oracle;
 
-static char* read_file(const char* path, size_t* len) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* buf = n > 0 ? malloc((size_t)n) : NULL;
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
-}
-
 static bool oracle_load(oracle* o) {
   memset(o, 0, sizeof *o);
   size_t len;
-  char* text = read_file(ORACLE_DIR "/manifest.json", &len);
+  char* text = (char*)test_read_bytes(ORACLE_DIR "/manifest.json", &len);
   if (!text) return false;
   json_error err;
   bool ok = json_parse(text, len, &o->manifest, &err) == 0;
