@@ -28,7 +28,10 @@
  * the prefetch distance in bytes of the streaming kernels, "narrow" the
  * AVX-512 32/64-code kernels instead of the 128-code ones, "dot" the
  * vdpbf16ps kernels for bfloat16 x, "avx2" the AVX2 8-bit kernel,
- * "shifts" / "two" qmm_stream_variant's bits, "default" none; lines then
+ * "shifts" / "two" qmm_stream_variant's bits, "novnni" the float32 kernels
+ * instead of the AVX512_VNNI ones for one row of bfloat16 x, "vnni<R>" the
+ * VNNI kernels up to R rows, "nibbles" the VNNI affine kernel through
+ * both nibbles, "default" none; lines then
  * carry "variant".
  * Lines of M <= 8 also give hot_GBps: the same product on one
  * copy of the weights again and again (cache-resident as far as the
@@ -142,7 +145,7 @@ static void probe_kernels(const char* variants) {
       int G = K / fm[f].gs;
       float* sc = malloc(sizeof(float) * (size_t)(NB * G) * 2);
       float* x = aligned_alloc(64, sizeof(float) * (size_t)K);
-      void* xk = aligned_alloc(64, sizeof(float) * (size_t)K);
+      void* xk = aligned_alloc(64, 8 * (size_t)K); /* any kernel's layout */
       float* xsum = malloc(sizeof(float) * (size_t)G);
       uint32_t seed = 12345;
       for (size_t i = 0; i < stream_bytes / 4; i++) {
@@ -156,13 +159,7 @@ static void probe_kernels(const char* variants) {
                       NULL, NULL, MLX_FLOAT32, G};
       for (int xi = 0; xi < 2; xi++) {
         mlx_dtype xt = xi ? MLX_FLOAT32 : MLX_BFLOAT16;
-        const qmm_stream_kernel* k = NULL;
-        if (cpu_isa() >= CPU_ISA_AVX512)
-          k = qmm_avx512_stream_kernel(fm[f].mode, fm[f].bits, fm[f].gs, K, xt,
-                                       cpu_has_avx512_bf16());
-        if (!k && cpu_isa() >= CPU_ISA_AVX2)
-          k = qmm_avx2_stream_kernel(fm[f].mode, fm[f].bits, fm[f].gs, K, xt);
-        if (!k) continue;
+        const qmm_stream_kernel* k = qmm_select_stream_kernel(&w, xt, 1, true);
         if (k->xprep) k->xprep(xk, x, K, fm[f].gs);
         else memcpy(xk, x, sizeof(float) * (size_t)K);
         float y[QMM_STREAM_MAX_ROWS * 16];
@@ -354,6 +351,8 @@ static void set_variant(const char* name) {
   qmm_stream_bf16_dot = false;
   qmm_stream_avx2_8bit = false;
   qmm_stream_variant = 0;
+  qmm_stream_vnni = true;
+  qmm_stream_vnni_rows = 1;
   for (const char* t = name; *t;) {
     size_t len = strcspn(t, "+");
     char tok[32];
@@ -363,6 +362,9 @@ static void set_variant(const char* name) {
     else if (strcmp(tok, "avx2") == 0) qmm_stream_avx2_8bit = true;
     else if (strcmp(tok, "shifts") == 0) qmm_stream_variant |= 2;
     else if (strcmp(tok, "two") == 0) qmm_stream_variant |= 4;
+    else if (strcmp(tok, "novnni") == 0) qmm_stream_vnni = false;
+    else if (strcmp(tok, "nibbles") == 0) qmm_stream_variant |= 8;
+    else if (strncmp(tok, "vnni", 4) == 0) qmm_stream_vnni_rows = atoi(tok + 4);
     else if (tok[0] >= '0' && tok[0] <= '9') qmm_stream_prefetch_bytes = atoi(tok);
     t += len;
     if (*t == '+') t++;

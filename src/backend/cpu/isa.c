@@ -8,6 +8,7 @@
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static cpu_isa_level isa_level = CPU_ISA_BASELINE;
 static bool isa_bf16 = false;
+static bool isa_vnni = false;
 
 static void isa_detect(void) {
   cpu_isa_level l = CPU_ISA_BASELINE;
@@ -30,6 +31,8 @@ static void isa_detect(void) {
   isa_level = l;
 #if defined(__x86_64__) && defined(__GNUC__)
   isa_bf16 = l == CPU_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+  isa_vnni = l == CPU_ISA_AVX512 && __builtin_cpu_supports("avx512vnni") &&
+             __builtin_cpu_supports("avx512vbmi");
 #endif
 }
 
@@ -41,6 +44,11 @@ cpu_isa_level cpu_isa(void) {
 bool cpu_has_avx512_bf16(void) {
   pthread_once(&isa_once, isa_detect);
   return isa_bf16;
+}
+
+bool cpu_has_avx512_vnni(void) {
+  pthread_once(&isa_once, isa_detect);
+  return isa_vnni;
 }
 
 const char* cpu_isa_name(cpu_isa_level level) {

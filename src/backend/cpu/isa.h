@@ -29,6 +29,9 @@ typedef enum cpu_isa_level {
 cpu_isa_level cpu_isa(void);
 /* AVX-512 BF16 (vdpbf16ps) at the AVX512 level in use. */
 bool cpu_has_avx512_bf16(void);
+/* AVX512_VNNI (vpdpbusd) and AVX512_VBMI (vpermb) at the AVX512 level in
+ * use: Ice Lake and later, Zen 4 and later. */
+bool cpu_has_avx512_vnni(void);
 const char* cpu_isa_name(cpu_isa_level level);
 
 #endif

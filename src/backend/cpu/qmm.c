@@ -18,7 +18,7 @@
  * - otherwise (transpose = false, or no vector ISA): tiles of the weights
  *   are dequantized to float32 and multiplied by OpenBLAS's sgemm.
  * Sums are float32; each output is rounded once to the output dtype.
- * Kernel choice lives in select_stream_kernel() and select_gemm_kernel(). */
+ * Kernel choice lives in qmm_select_stream_kernel() and select_gemm_kernel(). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -51,11 +51,14 @@ static bool use_bf16(void) {
   return qmm_isa() >= CPU_ISA_AVX512 && cpu_has_avx512_bf16();
 }
 
-/* The streaming kernel for few rows of x (dtype after any transform). */
-static const qmm_stream_kernel* select_stream_kernel(const qmm_matrix* w, mlx_dtype x_dtype) {
+const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype x_dtype,
+                                                  int rows, bool x_finite) {
   cpu_isa_level l = qmm_isa();
   const qmm_stream_kernel* k = NULL;
-  if (l >= CPU_ISA_AVX512)
+  if (l >= CPU_ISA_AVX512 && cpu_has_avx512_vnni() && qmm_stream_vnni && x_finite &&
+      rows <= qmm_stream_vnni_rows)
+    k = qmm_avx512_vnni_stream_kernel(w->mode, w->bits, w->group_size, w->cols, x_dtype);
+  if (!k && l >= CPU_ISA_AVX512)
     k = qmm_avx512_stream_kernel(w->mode, w->bits, w->group_size, w->cols, x_dtype, use_bf16());
   if (!k && l >= CPU_ISA_AVX2)
     k = qmm_avx2_stream_kernel(w->mode, w->bits, w->group_size, w->cols, x_dtype);
@@ -249,6 +252,17 @@ static int64_t round_up(int64_t v, int64_t m) {
 
 /* ---- streaming path (transpose, few rows) ---- */
 
+/* No inf or NaN among v[0 .. n-1]. */
+CPU_KERNEL static bool all_finite(const float* v, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, v + i, 4);
+    bad |= (u & 0x7f800000u) == 0x7f800000u;
+  }
+  return !bad;
+}
+
 typedef struct stream_ctx {
   const qmm_job* job;
   const qmm_stream_kernel* k;
@@ -307,7 +321,6 @@ static void stream_chunk_task(void* p, size_t t) {
 
 static int run_stream(const qmm_job* job) {
   const qmm_matrix* w = job->w;
-  const qmm_stream_kernel* k = select_stream_kernel(w, job->xform ? MLX_FLOAT32 : job->x_dtype);
   int64_t ldf = round_up(job->K, 64);
   int64_t G = job->K / w->group_size;
   float* xf = prepare_x(job, ldf);
@@ -315,6 +328,10 @@ static int run_stream(const qmm_job* job) {
   void* xk = NULL;
   int rc = 1;
   if (!xf || !xsum) goto done;
+  bool finite = true;
+  for (int r = 0; r < job->rows; r++) finite = finite && all_finite(xf + r * ldf, job->K);
+  const qmm_stream_kernel* k =
+      qmm_select_stream_kernel(w, job->xform ? MLX_FLOAT32 : job->x_dtype, job->rows, finite);
   for (int r = 0; r < job->rows; r++)
     for (int64_t g = 0; g < G; g++) {
       float t = 0;

@@ -51,7 +51,7 @@ typedef struct qmm_stream_kernel {
   const char* name;
   qmm_stream_fn run;
   qmm_xprep_fn xprep;   /* NULL: float32 as is */
-  int x_elem_size;      /* bytes per prepared element: 4 or 2 (bfloat16) */
+  int x_elem_size;      /* bytes per prepared element: 4, 2 (bfloat16), 5 (VNNI) */
   int max_rows;
 } qmm_stream_kernel;
 
@@ -127,10 +127,23 @@ extern bool qmm_stream_bf16_dot;
 /* true: 8-bit affine codes take the AVX2 kernel on AVX-512 machines too
  * (default: the AVX-512 64-code kernel, for group sizes multiple of 64). */
 extern bool qmm_stream_avx2_8bit;
-/* Experiments on the AVX-512 float32 kernels (bench_qmm sweeps them):
- * value 2 turns the offset loads off, value 4 gives two accumulators per
- * row (the previous forms). */
+/* true (default): one or few rows of bfloat16 / float16 x against 4-bit
+ * codes take the AVX512_VNNI fixed-point kernels where the CPU has
+ * VNNI and VBMI, for at most qmm_stream_vnni_rows rows (default 1: they
+ * cost more per row than the float32 kernels, less per weight line). */
+extern bool qmm_stream_vnni;
+extern int qmm_stream_vnni_rows;
+/* Experiments on the AVX-512 kernels (bench_qmm sweeps them): bit 2
+ * turns the float32 kernels' offset loads off, bit 4 gives them two
+ * accumulators per row (the previous forms), bit 8 gives affine 4-bit
+ * codes the VNNI kernel through both nibbles instead of the whole byte. */
 extern int qmm_stream_variant;
+
+/* The streaming kernel the driver takes for these weights, rows of x of
+ * dtype x_dtype (after any transform) and whether every x is finite (the
+ * VNNI kernels need it), under the ISA cap (cpu_qmm_set_isa_cap). */
+const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype x_dtype,
+                                                  int rows, bool x_finite);
 
 /* ---- per-ISA kernels (NULL where the build has none) ---- */
 
@@ -140,4 +153,8 @@ const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int g
                                                 int64_t K, mlx_dtype x_dtype);
 const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int group_size,
                                                   int64_t K, mlx_dtype x_dtype, bool bf16);
+/* The VNNI kernels (4-bit affine and E2M1 codes, bfloat16 / float16 x,
+ * K a multiple of 128), or NULL; the CPU must have cpu_has_avx512_vnni(). */
+const qmm_stream_kernel* qmm_avx512_vnni_stream_kernel(quant_mode mode, int bits, int group_size,
+                                                       int64_t K, mlx_dtype x_dtype);
 #endif
