@@ -352,7 +352,7 @@ static void set_variant(const char* name) {
   qmm_stream_avx2_8bit = false;
   qmm_stream_variant = 0;
   qmm_stream_vnni = true;
-  qmm_stream_vnni_rows = 1;
+  qmm_stream_vnni_rows = 2;
   for (const char* t = name; *t;) {
     size_t len = strcspn(t, "+");
     char tok[32];
@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
                            {"affine8_g64", "affine", 8, 64},
                            {"mxfp4", "mxfp4", 4, 32}};
   const int shapes[2][2] = {{4096, 4096}, {14336, 4096}};
-  const int ms[6] = {1, 4, 8, 16, 64, 512};
+  const int ms[7] = {1, 2, 4, 8, 16, 64, 512}; /* M = 2 only when asked for */
   const mlx_dtype xts[2] = {MLX_BFLOAT16, MLX_FLOAT32};
   for (int sh = 0; sh < (quick ? 1 : 2); sh++)
     for (int f = 0; f < 3; f++) {
@@ -429,8 +429,8 @@ int main(int argc, char** argv) {
       int N = shapes[sh][0], K = shapes[sh][1];
       weights w = make_weights(&fmts[f], N, K, s);
       const char* sweep = getenv("QMM_SWEEP");
-      for (int mi = 0; mi < 6; mi++) {
-        if (!m_selected(only_m, ms[mi])) continue;
+      for (int mi = 0; mi < 7; mi++) {
+        if (!m_selected(only_m, ms[mi]) || (ms[mi] == 2 && (!only_m || !*only_m))) continue;
         if (!sweep || !*sweep || ms[mi] > 8) {
           for (int xi = 0; xi < 2; xi++)
             bench_case(&fmts[f], &w, N, K, ms[mi], xts[xi], reps, read_bw, peak, NULL, s);

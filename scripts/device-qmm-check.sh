@@ -1,6 +1,7 @@
 #!/bin/bash
 # device-qmm-check.sh - the quantized-matmul check on the device tool's machine, in one call:
-# build, test_qmm and test_qmm_gemm (every ISA level), then bench_qmm (M = 1..64), bench_qmm_prefill
+# build, test_qmm and test_qmm_gemm (every ISA level), then bench_qmm (M = 1..64; M1_RUNS=n: n runs
+# of M = 1), bench_qmm_prefill
 # (M = 512) and bench_quantize on 2 pinned cores, results under $OUT.
 #
 # That machine has no Debian packages and no network: fetch OpenBLAS and PCRE2 here first, then
@@ -29,7 +30,10 @@ echo "build s: $(( $(date +%s) - t0 ))"
 $B/tests/test_qmm > $OUT/test_qmm.log 2>&1; echo "test_qmm rc $?: $(tail -1 $OUT/test_qmm.log)"
 $B/tests/test_qmm_gemm > $OUT/test_qmm_gemm.log 2>&1; echo "test_qmm_gemm rc $?: $(tail -1 $OUT/test_qmm_gemm.log)"
 t0=$(date +%s)
-taskset -c 0,1 $B/bench/bench_qmm 5 full all 1,4,8,16,64 > $OUT/bench_qmm.jsonl 2>&1
+taskset -c 0,1 $B/bench/bench_qmm 5 full all 1,2,4,8,16,64 > $OUT/bench_qmm.jsonl 2>&1
+for i in $(seq 2 ${M1_RUNS:-1}); do  # more M = 1 runs: the VM is noisy
+  taskset -c 0,1 $B/bench/bench_qmm 5 full all 1 > $OUT/bench_qmm_m1_$i.jsonl 2>&1
+done
 echo "bench_qmm s: $(( $(date +%s) - t0 ))"
 t0=$(date +%s)
 taskset -c 0,1 $B/bench/bench_qmm_prefill 3 full > $OUT/bench_prefill.jsonl 2>&1
@@ -38,11 +42,12 @@ taskset -c 0,1 $B/bench/bench_quantize > $OUT/bench_quantize.jsonl 2>&1
 python3 - <<'PY'
 import json,os
 o=os.environ['OUT']
-for f in ['bench_qmm.jsonl','bench_prefill.jsonl']:
+fs=sorted(f for f in os.listdir(o) if f.startswith('bench_qmm'))+['bench_prefill.jsonl']
+for f in fs:
   for l in open(os.path.join(o,f)):
     try: d=json.loads(l)
     except Exception: print(l.strip()[:150]); continue
     if 'format' in d:
-      print(f[:10],d['format'],d.get('N'),d['M'],d['x'][:4],'bw%.2f'%d.get('read_bw_ratio',0) if d['M']<=16 else '', 'pk%.2f'%d.get('fma_peak_ratio',0) if 'fma_peak_ratio' in d else '', 'sg%.2f'%d.get('sgemm_ratio',0) if 'sgemm_ratio' in d else '')
+      print(f.replace('.jsonl','')[6:],d['format'],d.get('N'),d['M'],d['x'][:4],'bw%.2f'%d.get('read_bw_ratio',0) if d['M']<=16 else '', 'pk%.2f'%d.get('fma_peak_ratio',0) if 'fma_peak_ratio' in d else '', 'sg%.2f'%d.get('sgemm_ratio',0) if 'sgemm_ratio' in d else '')
     else: print(l.strip()[:200])
 PY

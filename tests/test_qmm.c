@@ -904,7 +904,7 @@ static void test_stream_variants(void) {
     qmm_stream_bf16_dot = v == 0;
     qmm_stream_avx2_8bit = v == 0;
     qmm_stream_variant = 2 * v | (v == 2 ? 8 : 0); /* 8: the VNNI affine kernel by nibbles */
-    qmm_stream_vnni_rows = v == 1 || v == 2 ? 8 : 1; /* the VNNI kernels on 2, 3, 5 rows */
+    qmm_stream_vnni_rows = v == 1 || v == 2 ? 8 : 2; /* the VNNI kernels on 3 and 5 rows too */
     qmm_stream_vnni = v != 3;
     for (int f = 0; f < 7; f++) {
       int shapes[3][2] = {{53, 512}, {9, 1088}, {19, 2176}};
@@ -923,7 +923,7 @@ static void test_stream_variants(void) {
   qmm_stream_bf16_dot = false;
   qmm_stream_avx2_8bit = false;
   qmm_stream_variant = 0;
-  qmm_stream_vnni_rows = 1;
+  qmm_stream_vnni_rows = 2;
   qmm_stream_vnni = true;
   printf("stream kernel variants checked at ISA level %s\n", tag);
 }

@@ -8,7 +8,9 @@
  * or not). A job converts its rows of x to float32 once, then:
  * - up to QMM_STREAM_MAX_ROWS rows (decode): a streaming kernel reads each
  *   packed weight once and applies it to every row; threads split the
- *   output columns;
+ *   output columns (one or two rows of finite bfloat16 / float16 x against
+ *   4-bit codes: the AVX512_VNNI kernels, x in 24-bit fixed point per lane
+ *   of 8 values, integer sums);
  * - more rows (prefill), transpose = true: BLIS-style GEMM (qmm_gemm.h);
  *   x is packed in blocks of rows, threads split groups of panels of
  *   weight rows, each decodes its panels a K-chunk at a time for a per-ISA

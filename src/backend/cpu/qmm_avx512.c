@@ -2,6 +2,10 @@
  *
  * Streaming kernels (few rows of x, transpose = true; contract in
  * qmm_kernels.h):
+ * - one or two rows of bfloat16 / float16 x against 4-bit codes, K a
+ *   multiple of 128, on CPUs with AVX512_VNNI and VBMI: x in fixed point
+ *   and integer dot products (vpdpbusd), the last section of this file;
+ *   otherwise:
  * - 4-bit codes (affine, E2M1) with K a multiple of 128: the "wide"
  *   kernels below take 128 codes (one 64-byte line) at a time and feed the
  *   packed words straight to vpermps (float32 x, FMA; bfloat16 x widened
@@ -667,9 +671,12 @@ static const qmm_stream_kernel k_wide_w8 = {"avx512-affine8-w64", run_wide_w8, N
  * (affine, E2M1), K a multiple of 128: x in 24-bit fixed point and integer
  * dot products with vpdpbusd (AVX512_VNNI), which multiplies 64 unsigned
  * bytes by 64 signed ones and adds them in fours to 16 int32 lanes. The
- * float32 kernels above spend 22 vector operations per 128 codes; these
- * spend 1 (affine) or 3 (E2M1) to decode the line, 6 vpdpbusd, and 6 to
- * turn the sums into float32 and apply the scales.
+ * float32 kernels above spend 22 vector operations per 128 codes and row;
+ * these spend 1 (affine) or 3 (E2M1) to decode the line, then per row 6
+ * vpdpbusd and 6 to turn the sums into float32 and apply the scales:
+ * 1.35-1.55x (affine) and 1.15x (E2M1) the codes per second of the
+ * float32 kernels at one row on the device tool's Xeon, about even at
+ * two, behind from three (qmm_stream_vnni_rows).
  *
  * Lanes: int32 lane l of a 64-byte line sums its bytes 4l .. 4l+3, codes
  * 8l .. 8l+7, so as in the wide kernels a group is a run of lanes.
@@ -686,7 +693,11 @@ static const qmm_stream_kernel k_wide_w8 = {"avx512-affine8-w64", run_wide_w8, N
  * - affine: byte c of codes 2j (low nibble lo) and 2j+1 (high nibble hi)
  *   has x[2j] lo + x[2j+1] hi = P c + Q lo with P = x[2j+1] / 16 and
  *   Q = x[2j] - P: the line itself and its low nibbles (one vpandd) are
- *   the unsigned operands, P and Q the lane values.
+ *   the unsigned operands, P and Q the lane values. P's rounding meets
+ *   bytes up to 255 where x[2j+1] would meet codes up to 15, so this form
+ *   keeps 4 bits fewer than the nibble form (qmm_stream_variant bit 8:
+ *   both nibbles as operands, x[2j] and x[2j+1] the values, 2 more
+ *   operations per line, 1.2-1.4x slower).
  * - E2M1: vpermb maps each nibble to 2e + 12 (0 .. 24, unsigned; the
  *   index reads 6 bits, the table repeats every 16), low nibbles as they
  *   are, high nibbles after one vpsrlw; x[2j] and x[2j+1] the lane values.

@@ -284,7 +284,7 @@ bool qmm_stream_narrow_only = false;
 bool qmm_stream_bf16_dot = false;
 bool qmm_stream_avx2_8bit = false;
 bool qmm_stream_vnni = true;
-int qmm_stream_vnni_rows = 1;
+int qmm_stream_vnni_rows = 2;
 int qmm_stream_variant = 0;
 
 /* sum_j a[j] * b[j] over n (a multiple of 8) in eight float32 lanes. */

@@ -127,10 +127,12 @@ extern bool qmm_stream_bf16_dot;
 /* true: 8-bit affine codes take the AVX2 kernel on AVX-512 machines too
  * (default: the AVX-512 64-code kernel, for group sizes multiple of 64). */
 extern bool qmm_stream_avx2_8bit;
-/* true (default): one or few rows of bfloat16 / float16 x against 4-bit
- * codes take the AVX512_VNNI fixed-point kernels where the CPU has
- * VNNI and VBMI, for at most qmm_stream_vnni_rows rows (default 1: they
- * cost more per row than the float32 kernels, less per weight line). */
+/* true (default): one or two rows of bfloat16 / float16 x against 4-bit
+ * codes take the AVX512_VNNI fixed-point kernels where the CPU has VNNI
+ * and VBMI; qmm_stream_vnni_rows is the most rows they take (default 2:
+ * they cost less than the float32 kernels per weight line, more per row
+ * of x, and from 3 rows on the float32 kernels share their decoding
+ * better). */
 extern bool qmm_stream_vnni;
 extern int qmm_stream_vnni_rows;
 /* Experiments on the AVX-512 kernels (bench_qmm sweeps them): bit 2
