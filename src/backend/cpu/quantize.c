@@ -297,6 +297,41 @@ E2M1_ARGMIN(f64, double, round_f64, fabs)
 E2M1_NEAREST(f32, float, fabsf)
 E2M1_NEAREST(f64, double, fabs)
 
+/* max |x[j]| over a group; the first NaN (its magnitude) if there is one.
+ * Compared as bits, so the loop vectorizes: finite and infinite
+ * magnitudes order as their bits, and NaNs lie above infinity. */
+static inline __attribute__((always_inline)) float group_amax_f32(const float* x, int n) {
+  uint32_t m = 0;
+  for (int j = 0; j < n; j++) {
+    uint32_t u;
+    memcpy(&u, x + j, sizeof u);
+    u &= 0x7fffffffu;
+    m = u > m ? u : m;
+  }
+  if (m > 0x7f800000u)
+    for (int j = 0; j < n; j++)
+      if (x[j] != x[j]) return fabsf(x[j]);
+  float r;
+  memcpy(&r, &m, sizeof r);
+  return r;
+}
+
+static inline __attribute__((always_inline)) double group_amax_f64(const double* x, int n) {
+  uint64_t m = 0;
+  for (int j = 0; j < n; j++) {
+    uint64_t u;
+    memcpy(&u, x + j, sizeof u);
+    u &= 0x7fffffffffffffffull;
+    m = u > m ? u : m;
+  }
+  if (m > 0x7ff0000000000000ull)
+    for (int j = 0; j < n; j++)
+      if (x[j] != x[j]) return fabs(x[j]);
+  double r;
+  memcpy(&r, &m, sizeof r);
+  return r;
+}
+
 /* fp modes, for T in {float32, float16, bfloat16} computing in CT = float
  * and float64 computing in CT = double. ROUND rounds CT to T after each
  * op, as MLX's graph in T does. */
@@ -313,12 +348,8 @@ E2M1_NEAREST(f64, double, fabs)
     uint8_t q[QUANT_MAX_GROUP];                                                   \
     for (size_t i = begin; i < end; i++) {                                        \
       const T* wg = w + i * (size_t)g;                                            \
-      CT amax = 0;                                                                \
-      for (int j = 0; j < g; j++) {                                               \
-        x[j] = LOAD_##sfx(wg[j]);                                                 \
-        CT a = FABS(x[j]);                                                        \
-        amax = (a > amax || a != a) && amax == amax ? a : amax; /* NaN sticks */  \
-      }                                                                           \
+      for (int j = 0; j < g; j++) x[j] = LOAD_##sfx(wg[j]);                       \
+      CT amax = group_amax_##PLAIN(x, g);                                         \
       CT s = round_##sfx(amax / (CT)m->elem_max);                                 \
       uint8_t byte;                                                               \
       bool lut_in_t; /* E2M1 distances rounded to T (else to CT) */               \
