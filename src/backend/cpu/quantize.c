@@ -298,39 +298,29 @@ E2M1_NEAREST(f32, float, fabsf)
 E2M1_NEAREST(f64, double, fabs)
 
 /* max |x[j]| over a group; the first NaN (its magnitude) if there is one.
- * Compared as bits, so the loop vectorizes: finite and infinite
+ * Compared as bits (UT), so the loop vectorizes: finite and infinite
  * magnitudes order as their bits, and NaNs lie above infinity. */
-static inline __attribute__((always_inline)) float group_amax_f32(const float* x, int n) {
-  uint32_t m = 0;
-  for (int j = 0; j < n; j++) {
-    uint32_t u;
-    memcpy(&u, x + j, sizeof u);
-    u &= 0x7fffffffu;
-    m = u > m ? u : m;
+#define GROUP_AMAX(sfx, CT, UT, INF_BITS, FABS)                                   \
+  static inline __attribute__((always_inline)) CT group_amax_##sfx(const CT* x,  \
+                                                                   int n) {      \
+    const UT magnitude = (UT)-1 >> 1;                                             \
+    UT m = 0;                                                                     \
+    for (int j = 0; j < n; j++) {                                                 \
+      UT u;                                                                       \
+      memcpy(&u, x + j, sizeof u);                                                \
+      u &= magnitude;                                                             \
+      m = u > m ? u : m;                                                          \
+    }                                                                             \
+    if (m > (UT)(INF_BITS))                                                       \
+      for (int j = 0; j < n; j++)                                                 \
+        if (x[j] != x[j]) return FABS(x[j]);                                      \
+    CT r;                                                                         \
+    memcpy(&r, &m, sizeof r);                                                     \
+    return r;                                                                     \
   }
-  if (m > 0x7f800000u)
-    for (int j = 0; j < n; j++)
-      if (x[j] != x[j]) return fabsf(x[j]);
-  float r;
-  memcpy(&r, &m, sizeof r);
-  return r;
-}
 
-static inline __attribute__((always_inline)) double group_amax_f64(const double* x, int n) {
-  uint64_t m = 0;
-  for (int j = 0; j < n; j++) {
-    uint64_t u;
-    memcpy(&u, x + j, sizeof u);
-    u &= 0x7fffffffffffffffull;
-    m = u > m ? u : m;
-  }
-  if (m > 0x7ff0000000000000ull)
-    for (int j = 0; j < n; j++)
-      if (x[j] != x[j]) return fabs(x[j]);
-  double r;
-  memcpy(&r, &m, sizeof r);
-  return r;
-}
+GROUP_AMAX(f32, float, uint32_t, 0x7f800000u, fabsf)
+GROUP_AMAX(f64, double, uint64_t, 0x7ff0000000000000ull, fabs)
 
 /* fp modes, for T in {float32, float16, bfloat16} computing in CT = float
  * and float64 computing in CT = double. ROUND rounds CT to T after each
