@@ -323,7 +323,7 @@ static void stream_chunk_task(void* p, size_t t) {
 
 static int run_stream(const qmm_job* job) {
   const qmm_matrix* w = job->w;
-  int64_t ldf = round_up(job->K, 64);
+  int64_t ldf = round_up(job->K, 128); /* the VNNI kernels' x comes in chunks of 128 */
   int64_t G = job->K / w->group_size;
   float* xf = prepare_x(job, ldf);
   float* xsum = calloc((size_t)(job->rows * G + 1), sizeof(float));

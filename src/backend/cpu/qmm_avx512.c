@@ -3,7 +3,7 @@
  * Streaming kernels (few rows of x, transpose = true; contract in
  * qmm_kernels.h):
  * - one or two rows of bfloat16 / float16 x against 4-bit codes, K a
- *   multiple of 128, on CPUs with AVX512_VNNI and VBMI: x in fixed point
+ *   multiple of 64, on CPUs with AVX512_VNNI and VBMI: x in fixed point
  *   and integer dot products (vpdpbusd), qmm_avx512_vnni.c; otherwise:
  * - 4-bit codes (affine, E2M1) with K a multiple of 128: the "wide"
  *   kernels below take 128 codes (one 64-byte line) at a time and feed the

@@ -2,6 +2,7 @@
  * matmul (contract in qmm_kernels.h; shared AVX-512 pieces in
  * qmm_avx512.h). */
 #include <stdint.h>
+#include <string.h>
 
 #include "backend/cpu/qmm_avx512.h"
 #include "backend/cpu/qmm_kernels.h"
@@ -10,10 +11,11 @@
 
 /* ------------------------------------------------------------------------
  * One row of half-precision x (bfloat16, float16) against 4-bit codes
- * (affine, E2M1), K a multiple of 128: x in 24-bit fixed point and integer
+ * (affine, E2M1), K a multiple of 64 (a last line of 64 codes is loaded
+ * half, its x padded with zeros): x in 24-bit fixed point and integer
  * dot products with vpdpbusd (AVX512_VNNI), which multiplies 64 unsigned
  * bytes by 64 signed ones and adds them in fours to 16 int32 lanes. The
- * float32 kernels above spend 22 vector operations per 128 codes and row;
+ * float32 kernels (qmm_avx512.c) spend 22 vector operations per 128 codes and row;
  * these spend 1 (affine) or 3 (E2M1) to decode the line, then per row 6
  * vpdpbusd and 6 to turn the sums into float32 and apply the scales:
  * 1.35-1.55x (affine) and 1.15x (E2M1) the codes per second of the
@@ -64,7 +66,8 @@ typedef struct vnni_chunk {
 _Static_assert(sizeof(vnni_chunk) == 128 * VNNI_ELEM_BYTES, "vnni_chunk layout");
 
 VNNI_INLINE void vnni_store_digits(vnni_chunk* o, int set, int v, __m512i X) {
-  __m512i X1 = _mm512_srai_epi32(_mm512_sub_epi32(X, _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24)), 8);
+  __m512i X1 =
+      _mm512_srai_epi32(_mm512_sub_epi32(X, _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24)), 8);
   __m512i X2 =
       _mm512_srai_epi32(_mm512_sub_epi32(X1, _mm512_srai_epi32(_mm512_slli_epi32(X1, 24), 24)), 8);
   _mm_storeu_si128((__m128i*)(o->dig[0][set] + 16 * v), _mm512_cvtepi32_epi8(X));
@@ -82,9 +85,15 @@ VNNI_INLINE void xprep_vnni(void* dst, const float* src, int K, const vnni_kind 
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
-  for (int c = 0; c < K / 128; c++) {
+  float tail[128]; /* a last chunk of 64 codes, padded with zeros */
+  for (int c = 0; c < (K + 127) / 128; c++) {
     vnni_chunk* o = (vnni_chunk*)dst + c;
     const float* x = src + 128 * c;
+    if (128 * c + 128 > K) {
+      memset(tail, 0, sizeof tail);
+      memcpy(tail, x, sizeof(float) * (size_t)(K - 128 * c));
+      x = tail;
+    }
     for (int v = 0; v < 4; v++) { /* bytes j = 16v .. 16v+15: lanes 4v .. 4v+3 */
       __m512 lo = _mm512_loadu_ps(x + 32 * v), hi = _mm512_loadu_ps(x + 32 * v + 16);
       __m512 xe = _mm512_permutex2var_ps(lo, even, hi); /* x[2j] */
@@ -97,12 +106,15 @@ VNNI_INLINE void xprep_vnni(void* dst, const float* src, int K, const vnni_kind 
       m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0xB1));
       m = _mm512_max_epu32(m, _mm512_shuffle_epi32(m, (_MM_PERM_ENUM)0x4E));
       /* m < 2^(E - 126) for its biased exponent E: F = 22 - (E - 126) */
-      __m512i F = _mm512_min_epi32(_mm512_sub_epi32(_mm512_set1_epi32(148), _mm512_srli_epi32(m, 23)),
-                                   _mm512_set1_epi32(126));
-      __m512 up = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(F, _mm512_set1_epi32(127)), 23));
+      __m512i F =
+          _mm512_min_epi32(_mm512_sub_epi32(_mm512_set1_epi32(148), _mm512_srli_epi32(m, 23)),
+                           _mm512_set1_epi32(126));
+      __m512 up =
+          _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(F, _mm512_set1_epi32(127)), 23));
       vnni_store_digits(o, 0, v, _mm512_cvtps_epi32(_mm512_mul_ps(A, up)));
       vnni_store_digits(o, 1, v, _mm512_cvtps_epi32(_mm512_mul_ps(B, up)));
-      __m512 down = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), F), 23));
+      __m512 down =
+          _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), F), 23));
       if (E2M1) down = _mm512_mul_ps(down, _mm512_set1_ps(0.5f));
       _mm_storeu_ps(o->xf + 4 * v, _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, down)));
     }
@@ -149,6 +161,8 @@ VNNI_INLINE void vnni_pass(const qmm_stream_args* a, int r0, const int RB, const
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   const __m512 c65536 = _mm512_set1_ps(65536.0f);
   const int64_t row_chunks = a->ldx / 128;
+  const int64_t full = w->cols / 128; /* chunk `full`, if any, holds 64 codes */
+  const __mmask16 tail_smask = (__mmask16)((1u << (gs < 64 ? 64 / gs : 1)) - 1u);
   const vnni_chunk* x = (const vnni_chunk*)a->x + r0 * row_chunks;
   for (int j = j0; j < j1; j++) {
     const uint8_t* p = (const uint8_t*)(w->w + (int64_t)(a->n0 + j) * w->w_ld) + c0 * 64;
@@ -158,7 +172,7 @@ VNNI_INLINE void vnni_pass(const qmm_stream_args* a, int r0, const int RB, const
     for (int r = 0; r < RB; r++) tot[r] = tots[(j - j0) * RB + r];
     for (int64_t c = c0; c < c1; c++, p += 64) {
       _mm_prefetch((const char*)p + pf, _MM_HINT_T0);
-      __m512i v = _mm512_loadu_si512(p);
+      __m512i v = c < full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(0xffffffffull, p);
       __m512i o0, o1;
       if (VK == VK_E2M1) {
         o0 = _mm512_permutexvar_epi8(v, table);
@@ -170,9 +184,11 @@ VNNI_INLINE void vnni_pass(const qmm_stream_args* a, int r0, const int RB, const
         o0 = v;
         o1 = _mm512_and_si512(v, low4);
       }
-      __m512 sv = geo.gpc == 1 ? _mm512_set1_ps(srow[c * 128 / gs])
-                               : _mm512_permutexvar_ps(
-                                     group_idx, _mm512_maskz_loadu_ps(geo.smask, srow + c * geo.gpc));
+      __m512 sv = geo.gpc == 1
+                      ? _mm512_set1_ps(srow[c * 128 / gs])
+                      : _mm512_permutexvar_ps(
+                            group_idx, _mm512_maskz_loadu_ps(c < full ? geo.smask : tail_smask,
+                                                             srow + c * geo.gpc));
       UNROLL
       for (int r = 0; r < RB; r++) {
         const vnni_chunk* xc = x + r * row_chunks + c;
@@ -198,7 +214,7 @@ VNNI_INLINE void vnni_pass(const qmm_stream_args* a, int r0, const int RB, const
 #define VNNI_X_BYTES 24576
 
 VNNI_INLINE void vnni_rows(const qmm_stream_args* a, int r0, const int RB, const vnni_kind VK) {
-  const int64_t chunks = a->w->cols / 128;
+  const int64_t chunks = (a->w->cols + 127) / 128;
   int64_t cb = VNNI_X_BYTES / (RB * (int64_t)sizeof(vnni_chunk));
   if (cb < 1) cb = 1;
   __m512 tots[WIDE_JB * 4];
@@ -229,11 +245,9 @@ VNNI_FN static void run_vnni_e2m1(const qmm_stream_args* a) { vnni_all(a, VK_E2M
 static const qmm_stream_kernel k_vnni_a4 = {"avx512vnni-affine4-w128", run_vnni_a4, xprep_vnni_a4,
                                             VNNI_ELEM_BYTES, QMM_STREAM_MAX_ROWS};
 static const qmm_stream_kernel k_vnni_a4n = {"avx512vnni-affine4n-w128", run_vnni_a4n,
-                                             xprep_vnni_a4n, VNNI_ELEM_BYTES,
-                                             QMM_STREAM_MAX_ROWS};
-static const qmm_stream_kernel k_vnni_e2m1 = {"avx512vnni-e2m1-w128", run_vnni_e2m1,
-                                              xprep_vnni_e2m1, VNNI_ELEM_BYTES,
-                                              QMM_STREAM_MAX_ROWS};
+                                             xprep_vnni_a4n, VNNI_ELEM_BYTES, QMM_STREAM_MAX_ROWS};
+static const qmm_stream_kernel k_vnni_e2m1 = {
+    "avx512vnni-e2m1-w128", run_vnni_e2m1, xprep_vnni_e2m1, VNNI_ELEM_BYTES, QMM_STREAM_MAX_ROWS};
 
 const qmm_stream_kernel* qmm_avx512_vnni_stream_kernel(quant_mode mode, int bits, int group_size,
                                                        int64_t K, mlx_dtype x_dtype) {
@@ -241,7 +255,7 @@ const qmm_stream_kernel* qmm_avx512_vnni_stream_kernel(quant_mode mode, int bits
   bool nibbles = (e == QUANT_ELEM_UINT && bits == 4) || e == QUANT_ELEM_E2M1;
   bool groups = group_size == 16 || group_size == 32 || group_size == 64 ||
                 (group_size > 0 && group_size % 128 == 0);
-  if (!nibbles || !groups || K % 128 != 0 || (x_dtype != MLX_BFLOAT16 && x_dtype != MLX_FLOAT16))
+  if (!nibbles || !groups || K % 64 != 0 || (x_dtype != MLX_BFLOAT16 && x_dtype != MLX_FLOAT16))
     return NULL;
   if (e == QUANT_ELEM_E2M1) return &k_vnni_e2m1;
   return qmm_stream_variant & 8 ? &k_vnni_a4n : &k_vnni_a4;

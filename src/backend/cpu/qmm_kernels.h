@@ -156,7 +156,9 @@ const qmm_stream_kernel* qmm_avx2_stream_kernel(quant_mode mode, int bits, int g
 const qmm_stream_kernel* qmm_avx512_stream_kernel(quant_mode mode, int bits, int group_size,
                                                   int64_t K, mlx_dtype x_dtype, bool bf16);
 /* The VNNI kernels (4-bit affine and E2M1 codes, bfloat16 / float16 x,
- * K a multiple of 128), or NULL; the CPU must have cpu_has_avx512_vnni(). */
+ * K a multiple of 64: gpt-oss's 2880 included), or NULL; the CPU must
+ * have cpu_has_avx512_vnni(). Their prepared rows take ldx = K rounded up
+ * to 128. */
 const qmm_stream_kernel* qmm_avx512_vnni_stream_kernel(quant_mode mode, int bits, int group_size,
                                                        int64_t K, mlx_dtype x_dtype);
 #endif
