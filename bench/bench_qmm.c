@@ -37,6 +37,8 @@
  * copy of the weights again and again (cache-resident as far as the
  * caches hold it), so compute and overheads show apart from memory.
  * QMM_ISA=avx2 (or baseline) caps the instruction set of the kernels.
+ * QMM_SHAPE=NxK (environment) replaces the shapes by [N, K] (say 5760x2880,
+ * gpt-oss-20b's experts).
  * QMM_PROBE=1 first prints the time of affine 4-bit products (M = 1) on
  * single small matrices that stay in cache: the fixed cost of a call
  * (tiny N) and the kernels' speed without memory in the way. QMM_PROBE=2
@@ -418,10 +420,15 @@ int main(int argc, char** argv) {
   const qformat fmts[3] = {{"affine4_g64", "affine", 4, 64},
                            {"affine8_g64", "affine", 8, 64},
                            {"mxfp4", "mxfp4", 4, 32}};
-  const int shapes[2][2] = {{4096, 4096}, {14336, 4096}};
+  int shapes[2][2] = {{4096, 4096}, {14336, 4096}};
+  int n_shapes = quick ? 1 : 2;
+  const char* shape_env = getenv("QMM_SHAPE"); /* NxK: that shape alone */
+  if (shape_env && sscanf(shape_env, "%dx%d", &shapes[0][0], &shapes[0][1]) == 2 &&
+      shapes[0][0] > 0 && shapes[0][1] > 0)
+    n_shapes = 1;
   const int ms[7] = {1, 2, 4, 8, 16, 64, 512}; /* M = 2 only when asked for */
   const mlx_dtype xts[2] = {MLX_BFLOAT16, MLX_FLOAT32};
-  for (int sh = 0; sh < (quick ? 1 : 2); sh++)
+  for (int sh = 0; sh < n_shapes; sh++)
     for (int f = 0; f < 3; f++) {
       if (only_format && *only_format && strcmp(only_format, "all") != 0 &&
           strcmp(only_format, fmts[f].name) != 0)
