@@ -53,12 +53,25 @@ static bool use_bf16(void) {
   return qmm_isa() >= CPU_ISA_AVX512 && cpu_has_avx512_bf16();
 }
 
+/* CMLX_QMM_VNNI=0 in the environment turns the VNNI kernels off (for
+ * comparisons of whole models, e.g. cmlx bench). */
+static bool vnni_allowed(void) {
+  static _Atomic int state = -1;
+  int v = state;
+  if (v < 0) {
+    const char* e = getenv("CMLX_QMM_VNNI");
+    v = !(e && strcmp(e, "0") == 0);
+    state = v;
+  }
+  return v != 0;
+}
+
 const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype x_dtype,
                                                   int rows, bool x_finite) {
   cpu_isa_level l = qmm_isa();
   const qmm_stream_kernel* k = NULL;
   if (l >= CPU_ISA_AVX512 && cpu_has_avx512_vnni() && qmm_stream_vnni && x_finite &&
-      rows <= qmm_stream_vnni_rows)
+      rows <= qmm_stream_vnni_rows && vnni_allowed())
     k = qmm_avx512_vnni_stream_kernel(w->mode, w->bits, w->group_size, w->cols, x_dtype);
   if (!k && l >= CPU_ISA_AVX512)
     k = qmm_avx512_stream_kernel(w->mode, w->bits, w->group_size, w->cols, x_dtype, use_bf16());
