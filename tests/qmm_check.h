@@ -1,4 +1,4 @@
-/* qmm_check.h - one raw-buffer kernel check shared by test_qmm and
+/* qmm_check.h - one raw-buffer kernel check shared by test_qmm_kernels and
  * test_qmm_gemm: cpu_qmm_run on m random rows of x (dtype xt, exactly
  * representable, row padding x_pad / out_pad) against cpu_qmm_reference. */
 #ifndef CMLX_TESTS_QMM_CHECK_H

@@ -23,8 +23,7 @@
 #include "cmlx/io.h"
 #include "core/array.h"
 #include "harness.h"
-
-static char tmp_root[64];
+#include "safetensors_util.h"
 
 /* root/name (static buffers, rotating). */
 static const char* path_in(const char* dir, const char* name) {
@@ -40,7 +39,7 @@ static const char* new_dir(const char* name) {
   static char bufs[4][300];
   static int next;
   char* b = bufs[next++ & 3];
-  snprintf(b, 300, "%.63s/%.200s", tmp_root, name);
+  snprintf(b, 300, "%.63s/%.200s", tmp_dir, name);
   CHECK_MSG(mkdir(b, 0755) == 0, "mkdir %s", b);
   return b;
 }
@@ -63,26 +62,6 @@ static void remove_tree(const char* path) {
   nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static mlx_array get(mlx_map_string_to_array m, const char* key) {
-  mlx_array a = mlx_array_new();
-  if (mlx_map_string_to_array_get(&a, m, key) != 0) {
-    mlx_array_free(a);
-    return mlx_array_new();
-  }
-  return a;
-}
-
-static size_t map_count(mlx_map_string_to_array m) {
-  mlx_map_string_to_array_iterator it = mlx_map_string_to_array_iterator_new(m);
-  mlx_array v = mlx_array_new();
-  const char* k;
-  size_t n = 0;
-  while (mlx_map_string_to_array_iterator_next(&k, &v, it) == 0) n++;
-  mlx_array_free(v);
-  mlx_map_string_to_array_iterator_free(it);
-  return n;
-}
-
 static size_t meta_count(mlx_map_string_to_string m) {
   mlx_map_string_to_string_iterator it = mlx_map_string_to_string_iterator_new(m);
   const char *k, *v;
@@ -99,12 +78,6 @@ static bool meta_is(mlx_map_string_to_string m, const char* key, const char* wan
 
 /* ---- a checkpoint made up here ---- */
 
-static const mlx_dtype all_dtypes[] = {
-    MLX_BOOL,  MLX_UINT8, MLX_UINT16, MLX_UINT32,  MLX_UINT64,
-    MLX_INT8,  MLX_INT16, MLX_INT32,  MLX_INT64,   MLX_FLOAT16,
-    MLX_FLOAT32, MLX_FLOAT64, MLX_BFLOAT16, MLX_COMPLEX64,
-};
-#define N_DTYPES (sizeof all_dtypes / sizeof all_dtypes[0])
 #define MAX_TENSORS 40
 
 typedef struct tensor {
@@ -591,7 +564,7 @@ static void test_malformed_index(void) {
 
 static void test_bad_paths_and_arguments(void) {
   char want[512];
-  const char* missing = path_in(tmp_root, "does-not-exist");
+  const char* missing = path_in(tmp_dir, "does-not-exist");
   snprintf(want, sizeof want, "[load_safetensors_dir] Failed to open %s: No such "
            "file or directory.", missing);
   expect_load_error(missing, want);
@@ -633,11 +606,7 @@ static void test_bad_paths_and_arguments(void) {
 
 int main(void) {
   test_init();
-  snprintf(tmp_root, sizeof tmp_root, "/tmp/cmlx-shards-XXXXXX");
-  if (!mkdtemp(tmp_root)) {
-    perror("mkdtemp");
-    return 1;
-  }
+  if (!tmp_dir_make("/tmp/cmlx-shards-XXXXXX")) return 1;
   test_sharded_checkpoint_loads_as_one_map();
   test_metadata_merges();
   test_directory_without_index();
@@ -645,6 +614,6 @@ int main(void) {
   test_index_disagreeing_with_shards();
   test_malformed_index();
   test_bad_paths_and_arguments();
-  remove_tree(tmp_root);
+  remove_tree(tmp_dir);
   return test_finish("shards");
 }
