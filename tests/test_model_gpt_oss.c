@@ -16,6 +16,9 @@
 
 #define GPT_DIR CMLX_TEST_DATA "/fixtures/tiny-gpt-oss"
 enum { L = 4, E = 4, HID = 128, INTER = 128, V = 512 };
+/* mxfp4 then cast to bfloat16: twice the error measured when this was
+ * written (x86-64; 0.1275), as test_quantized's bounds */
+#define BF16_MXFP4_BOUND 0.255
 
 static mlx_map_string_to_array refs;
 
@@ -735,6 +738,118 @@ static void test_random(void) {
   CHECK(m == NULL);
 }
 
+typedef struct layer_count {
+  int banks, linears, embeddings, tensors;
+  uint64_t bytes;
+  bool sinks_seen;
+} layer_count;
+
+static int count_layer(void* ctx, const cmlx_layer_desc* d) {
+  layer_count* c = ctx;
+  c->bytes += d->nbytes;
+  if (d->kind == CMLX_LAYER_LINEAR && d->experts > 0) {
+    CHECK(d->experts == E && strstr(d->path, ".mlp.experts.") != NULL);
+    c->banks++;
+  } else if (d->kind == CMLX_LAYER_LINEAR) {
+    c->linears++;
+  } else if (d->kind == CMLX_LAYER_EMBEDDING) {
+    c->embeddings++;
+  } else {
+    c->tensors++;
+    if (strcmp(d->path, "model.layers.0.self_attn.sinks") == 0) {
+      c->sinks_seen = true;
+      CHECK(d->in_features == 0 && d->out_features == 0 && d->nbytes == 16);
+    }
+  }
+  return 0;
+}
+
+typedef struct dtype_count {
+  int uint8_scales, float_scales, bad;
+} dtype_count;
+
+/* After mxfp4 + bfloat16: packed weights uint32, expert scales uint8, the
+ * router's affine scales / biases and every float array bfloat16. */
+static int count_dtypes(void* ctx, const char* name, const mlx_array a) {
+  dtype_count* d = ctx;
+  mlx_dtype t = mlx_array_dtype(a);
+  size_t n = strlen(name);
+  bool scales = n > 7 && strcmp(name + n - 7, ".scales") == 0;
+  bool quantized_weight = strstr(name, ".mlp.") && n > 7 &&
+                          strcmp(name + n - 7, ".weight") == 0 &&
+                          t == MLX_UINT32;
+  if (scales && t == MLX_UINT8) d->uint8_scales++;
+  else if (scales && t == MLX_BFLOAT16) d->float_scales++;
+  else if (!quantized_weight && t != MLX_BFLOAT16 && t != MLX_UINT32) {
+    d->bad++;
+    fprintf(stderr, "%s: dtype %d\n", name, (int)t);
+  }
+  return 0;
+}
+
+/* The public views of the architecture: sliding windows per layer (from
+ * "layer_types"), the router rule, and the layer walk (expert banks). */
+static void test_layers_and_rules(void) {
+  cmlx_model* m = NULL;
+  CHECK_OK(cmlx_model_load(&m, GPT_DIR, test_stream));
+  if (!m) return;
+  const int windows[L] = {16, 0, 16, 0};
+  for (int l = 0; l < L; l++) {
+    int w = -1;
+    CHECK_OK(cmlx_model_layer_window(&w, m, l));
+    CHECK_MSG(w == windows[l], "layer %d: window %d", l, w);
+  }
+  int w = 7;
+  EXPECT_ERROR(cmlx_model_layer_window(&w, m, L),
+               "[model_layer_window] Layer 4 is out of range for a model of "
+               "4 layers.");
+  CHECK(w == 7);
+
+  cmlx_quant_choice c = CMLX_QUANT_SKIP;
+  cmlx_quant_spec spec = {32, 4, "mxfp4"};
+  CHECK_OK(cmlx_model_quant_rule(&c, m, "model.layers.1.mlp.router", HID, E,
+                                 &spec));
+  CHECK(c == CMLX_QUANT_CUSTOM && spec.group_size == 64 && spec.bits == 8 &&
+        strcmp(spec.mode, "affine") == 0);
+  spec = (cmlx_quant_spec){32, 4, "mxfp4"};
+  CHECK_OK(cmlx_model_quant_rule(&c, m, "model.layers.1.self_attn.q_proj",
+                                 HID, 128, &spec));
+  CHECK(c == CMLX_QUANT_DEFAULT && spec.group_size == 32 && spec.bits == 4);
+
+  layer_count n = {0};
+  CHECK_OK(cmlx_model_layers(m, count_layer, &n));
+  /* per layer: 3 expert banks, q k v o and the router; embed and lm_head */
+  CHECK(n.banks == 3 * L && n.linears == 5 * L + 1 && n.embeddings == 1);
+  /* per layer: 2 norms and the sinks; the final norm */
+  CHECK(n.tensors == 3 * L + 1 && n.sinks_seen);
+  cmlx_model_info info;
+  CHECK_OK(cmlx_model_get_info(&info, m));
+  CHECK(n.bytes == info.weight_bytes);
+
+  /* mxfp4 then bfloat16: the uint8 scales and packed weights stay, the
+   * router (affine 8-bit) has its scales and biases cast */
+  CHECK_OK(cmlx_model_quantize(m, 0, 0, "mxfp4", NULL, NULL));
+  CHECK_OK(cmlx_model_set_dtype(m, MLX_BFLOAT16));
+  CHECK_OK(cmlx_model_get_info(&info, m));
+  CHECK(info.dtype == MLX_BFLOAT16 && info.quantized);
+  dtype_count d = {0};
+  CHECK_OK(cmlx_model_parameters(m, count_dtypes, &d));
+  /* mxfp4: per layer q k v o and 3 banks, embed, lm_head; affine: routers */
+  CHECK_MSG(d.bad == 0 && d.uint8_scales == 7 * L + 2 && d.float_scales == L,
+            "%d bad, %d uint8 scales, %d float scales", d.bad, d.uint8_scales,
+            d.float_scales);
+  mlx_array ids = ref("input_ids"), want = ref("logits");
+  mlx_array got = model_logits(m, ids);
+  CHECK(mlx_array_dtype(got) == MLX_BFLOAT16);
+  double err = model_rel_err(got, want);
+  fprintf(stderr, "mxfp4 + bfloat16: rel err %.4g\n", err);
+  CHECK_MSG(err < BF16_MXFP4_BOUND, "rel err %g", err);
+  mlx_array_free(got);
+  mlx_array_free(ids);
+  mlx_array_free(want);
+  cmlx_model_free(m);
+}
+
 int main(void) {
   test_init();
   mlx_map_string_to_string meta = mlx_map_string_to_string_new();
@@ -754,6 +869,7 @@ int main(void) {
   test_quantized(32, 4, "mxfp4", 0.25);    /* measured 0.1249 */
   test_bad_dirs();
   test_random();
+  test_layers_and_rules();
   mlx_map_string_to_array_free(refs);
   mlx_map_string_to_string_free(meta);
   return test_finish("test_model_gpt_oss");

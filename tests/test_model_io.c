@@ -10,7 +10,6 @@
 #include "harness.h"
 #include "model_util.h"
 #include "io/json.h"
-#include "models/model_internal.h"
 
 #define LLAMA_DIR CMLX_TEST_DATA "/fixtures/tiny-llama"
 
@@ -85,35 +84,15 @@ static mlx_array get(mlx_map_string_to_array map, const char* key) {
   return a;
 }
 
-/* The model's parameters, as a map name -> array (borrowed). */
+static int insert_param(void* ctx, const char* name, const mlx_array a) {
+  return mlx_map_string_to_array_insert(*(mlx_map_string_to_array*)ctx, name,
+                                        a);
+}
+
+/* The model's parameters, as a map name -> array (cmlx_model_parameters). */
 static mlx_map_string_to_array model_map(const cmlx_model* m) {
   mlx_map_string_to_array map = mlx_map_string_to_array_new();
-  char name[600];
-  const char* sfx[5] = {"weight", "scales", "biases", "global_scale", "bias"};
-  for (size_t i = 0; i < m->num_params; i++) {
-    const model_param* p = &m->params[i];
-    if (p->kind == PARAM_TENSOR) {
-      mlx_map_string_to_array_insert(map, p->path, *p->tensor);
-      continue;
-    }
-    mlx_array parts[5];
-    if (p->kind == PARAM_LINEAR) {
-      const cmlx_linear* l = p->linear;
-      mlx_array q[5] = {l->weight, l->scales, l->biases, l->global_scale,
-                        l->bias};
-      memcpy(parts, q, sizeof q);
-    } else {
-      const cmlx_embedding* e = p->embedding;
-      mlx_array q[5] = {e->weight, e->scales, e->biases, e->global_scale,
-                        {NULL}};
-      memcpy(parts, q, sizeof q);
-    }
-    for (int k = 0; k < 5; k++) {
-      if (!parts[k].ctx) continue;
-      snprintf(name, sizeof name, "%s.%s", p->path, sfx[k]);
-      mlx_map_string_to_array_insert(map, name, parts[k]);
-    }
-  }
+  CHECK_OK(cmlx_model_parameters(m, insert_param, &map));
   return map;
 }
 
@@ -533,6 +512,285 @@ static void test_variants(void) {
   }
 }
 
+/* ---- walking, casting, architecture rules ---- */
+
+typedef struct walk_log {
+  int calls, stop_at;
+  uint64_t bytes;
+  bool down_seen, head_seen, norm_seen;
+} walk_log;
+
+static int log_param(void* ctx, const char* name, const mlx_array a) {
+  walk_log* w = ctx;
+  w->calls++;
+  if (strcmp(name, "model.norm.weight") == 0) {
+    w->norm_seen = true;
+    CHECK(test_shape_is(a, (int[]){128}, 1));
+  }
+  CHECK(strcmp(name, "lm_head") != 0 && strcmp(name, "model.norm") != 0);
+  return w->stop_at && w->calls == w->stop_at ? 7 : 0;
+}
+
+static int log_layer(void* ctx, const cmlx_layer_desc* d) {
+  walk_log* w = ctx;
+  w->calls++;
+  w->bytes += d->nbytes;
+  if (strcmp(d->path, "model.layers.0.mlp.down_proj") == 0) {
+    w->down_seen = true;
+    CHECK(d->kind == CMLX_LAYER_LINEAR && d->experts == 0 &&
+          d->in_features == 256 && d->out_features == 128);
+    /* quantized by pred: 8-bit, groups of 32 */
+    CHECK(d->quantized ? d->quant.group_size == 32 && d->quant.bits == 8 &&
+                             d->dtype == MLX_UINT32 &&
+                             d->nbytes == 128 * 64 * 4 + 2 * 128 * 8 * 4
+                       : d->dtype == MLX_FLOAT32 &&
+                             d->nbytes == 256 * 128 * 4);
+  }
+  if (strcmp(d->path, "model.embed_tokens") == 0)
+    CHECK(d->kind == CMLX_LAYER_EMBEDDING && d->in_features == 128 &&
+          d->out_features == 512);
+  if (strcmp(d->path, "lm_head") == 0) {
+    w->head_seen = true;
+    CHECK(!d->quantized && d->dtype == MLX_FLOAT32);
+  }
+  if (strcmp(d->path, "model.norm.weight") == 0) {
+    w->norm_seen = true;
+    CHECK(d->kind == CMLX_LAYER_TENSOR && !d->quantized &&
+          d->in_features == 0 && d->nbytes == 128 * 4);
+  }
+  return w->stop_at && w->calls == w->stop_at ? 7 : 0;
+}
+
+/* cmlx_model_parameters and cmlx_model_layers with the loggers above (or
+ * no visitor), for the checks they share. */
+static int walk_params(const cmlx_model* m, bool visitor, walk_log* w) {
+  return cmlx_model_parameters(m, visitor ? log_param : NULL, w);
+}
+
+static int walk_layers(const cmlx_model* m, bool visitor, walk_log* w) {
+  return cmlx_model_layers(m, visitor ? log_layer : NULL, w);
+}
+
+typedef struct walk_api {
+  int (*walk)(const cmlx_model* m, bool visitor, walk_log* w);
+  const char* msg; /* for a NULL model or visitor */
+} walk_api;
+
+static const walk_api walk_apis[2] = {
+    {walk_params,
+     "[model_parameters] The model and the visitor must be given."},
+    {walk_layers, "[model_layers] The model and the visitor must be given."},
+};
+
+static void test_walks(void) {
+  cmlx_model* m = NULL;
+  CHECK_OK(cmlx_model_load(&m, LLAMA_DIR, test_stream));
+  if (!m) return;
+  /* parameters: 21 arrays, named as saved */
+  walk_log w = {0};
+  CHECK_OK(cmlx_model_parameters(m, log_param, &w));
+  CHECK(w.calls == 21 && w.norm_seen);
+
+  /* layers: float, then quantized by pred (layer 0's down_proj 8-bit g32,
+   * lm_head left in float) */
+  cmlx_model_info info;
+  pred_log plog = {0};
+  for (int q = 0; q < 2; q++) {
+    if (q) CHECK_OK(cmlx_model_quantize(m, 64, 4, "affine", pred, &plog));
+    CHECK_OK(cmlx_model_get_info(&info, m));
+    w = (walk_log){0};
+    CHECK_OK(cmlx_model_layers(m, log_layer, &w));
+    CHECK(w.calls == 21 && w.down_seen && w.head_seen && w.norm_seen);
+    CHECK(w.bytes == info.weight_bytes);
+  }
+
+  /* both walks: a visitor's nonzero value stops the walk and is returned,
+   * without a message; NULL arguments are refused */
+  for (int k = 0; k < 2; k++) {
+    const walk_api* api = &walk_apis[k];
+    w = (walk_log){.stop_at = 3};
+    test_error_count = 0;
+    CHECK(api->walk(m, true, &w) == 7);
+    CHECK(w.calls == 3 && test_error_count == 0);
+    EXPECT_ERROR(api->walk(NULL, true, &w), api->msg);
+    EXPECT_ERROR(api->walk(m, false, &w), api->msg);
+  }
+
+  /* Llama: no sliding windows, no rules of its own */
+  int win = -1;
+  for (int l = 0; l < 2; l++) {
+    CHECK_OK(cmlx_model_layer_window(&win, m, l));
+    CHECK(win == 0);
+  }
+  EXPECT_ERROR(cmlx_model_layer_window(&win, m, -1),
+               "[model_layer_window] Layer -1 is out of range for a model of "
+               "2 layers.");
+  EXPECT_ERROR(cmlx_model_layer_window(&win, m, 2),
+               "[model_layer_window] Layer 2 is out of range for a model of "
+               "2 layers.");
+  EXPECT_ERROR(cmlx_model_layer_window(NULL, m, 0),
+               "[model_layer_window] The model and the output must be given.");
+  EXPECT_ERROR(cmlx_model_layer_window(&win, NULL, 0),
+               "[model_layer_window] The model and the output must be given.");
+  cmlx_quant_choice c = CMLX_QUANT_SKIP;
+  cmlx_quant_spec spec = {64, 4, "affine"};
+  CHECK_OK(cmlx_model_quant_rule(&c, m, "lm_head", 128, 512, &spec));
+  CHECK(c == CMLX_QUANT_DEFAULT && spec.group_size == 64 && spec.bits == 4);
+  const char* rule_msg =
+      "[model_quant_rule] The model, the path, the spec and the output must "
+      "be given.";
+  EXPECT_ERROR(cmlx_model_quant_rule(NULL, m, "lm_head", 1, 1, &spec),
+               rule_msg);
+  EXPECT_ERROR(cmlx_model_quant_rule(&c, NULL, "lm_head", 1, 1, &spec),
+               rule_msg);
+  EXPECT_ERROR(cmlx_model_quant_rule(&c, m, NULL, 1, 1, &spec), rule_msg);
+  EXPECT_ERROR(cmlx_model_quant_rule(&c, m, "lm_head", 1, 1, NULL), rule_msg);
+  cmlx_model_free(m);
+}
+
+typedef struct dtype_log {
+  int float_arrays, other_arrays;
+  mlx_dtype want;
+} dtype_log;
+
+static int log_dtype(void* ctx, const char* name, const mlx_array a) {
+  dtype_log* d = ctx;
+  mlx_dtype t = mlx_array_dtype(a);
+  if (t == d->want) d->float_arrays++;
+  else if (t == MLX_UINT32 && strstr(name, ".weight")) d->other_arrays++;
+  else CHECK_MSG(false, "%s has dtype %d", name, (int)t);
+  return 0;
+}
+
+static void test_set_dtype(void) {
+  cmlx_model* m = NULL;
+  CHECK_OK(cmlx_model_load(&m, LLAMA_DIR, test_stream));
+  if (!m) return;
+  mlx_array f32 = logits(m);
+  /* float16 and bfloat16: every array cast, logits in that dtype and near
+   * float32's (bounds: about twice the errors measured when written,
+   * 0.000863 and 0.00666) */
+  const mlx_dtype ts[2] = {MLX_FLOAT16, MLX_BFLOAT16};
+  const double bounds[2] = {0.002, 0.015};
+  for (int i = 0; i < 2; i++) {
+    cmlx_model* h = NULL;
+    CHECK_OK(cmlx_model_load(&h, LLAMA_DIR, test_stream));
+    if (!h) continue;
+    CHECK_OK(cmlx_model_set_dtype(h, ts[i]));
+    cmlx_model_info info;
+    CHECK_OK(cmlx_model_get_info(&info, h));
+    CHECK(info.dtype == ts[i]);
+    dtype_log d = {.want = ts[i]};
+    CHECK_OK(cmlx_model_parameters(h, log_dtype, &d));
+    CHECK(d.float_arrays == 21 && d.other_arrays == 0);
+    mlx_array l = logits(h);
+    CHECK(mlx_array_dtype(l) == ts[i]);
+    double err = model_rel_err(l, f32);
+    fprintf(stderr, "%s: rel err %.3g\n", i ? "bfloat16" : "float16", err);
+    CHECK_MSG(err < bounds[i], "rel err %g", err);
+    mlx_array_free(l);
+    cmlx_model_free(h);
+  }
+  /* quantized affine, then cast: packed weights stay uint32, the scales
+   * and biases follow; the logits stay near the float32 quantized model's
+   * (measured 0.0111) */
+  cmlx_model* q = NULL;
+  CHECK_OK(cmlx_model_load(&q, LLAMA_DIR, test_stream));
+  if (q) {
+    CHECK_OK(cmlx_model_quantize(q, 64, 4, "affine", NULL, NULL));
+    mlx_array a = logits(q);
+    CHECK_OK(cmlx_model_set_dtype(q, MLX_BFLOAT16));
+    dtype_log d = {.want = MLX_BFLOAT16};
+    CHECK_OK(cmlx_model_parameters(q, log_dtype, &d));
+    /* 16 layers x (weight, scales, biases) + 5 norms */
+    CHECK(d.other_arrays == 16 && d.float_arrays == 2 * 16 + 5);
+    mlx_array b = logits(q);
+    CHECK(mlx_array_dtype(b) == MLX_BFLOAT16);
+    double err = model_rel_err(b, a);
+    fprintf(stderr, "affine 4-bit, bfloat16: rel err %.3g\n", err);
+    CHECK_MSG(err < 0.025, "rel err %g", err);
+    mlx_array_free(a);
+    mlx_array_free(b);
+    /* back to float32 */
+    CHECK_OK(cmlx_model_set_dtype(q, MLX_FLOAT32));
+    d = (dtype_log){.want = MLX_FLOAT32};
+    CHECK_OK(cmlx_model_parameters(q, log_dtype, &d));
+    CHECK(d.other_arrays == 16 && d.float_arrays == 2 * 16 + 5);
+    cmlx_model_free(q);
+  }
+  /* errors: the model keeps its dtype */
+  EXPECT_ERROR(cmlx_model_set_dtype(NULL, MLX_FLOAT16),
+               "[model_set_dtype] The model is NULL.");
+  const mlx_dtype bad[4] = {MLX_INT32, MLX_FLOAT64, MLX_UINT8, MLX_BOOL};
+  for (int i = 0; i < 4; i++)
+    EXPECT_ERROR(cmlx_model_set_dtype(m, bad[i]),
+                 "[model_set_dtype] The dtype must be float32, float16 or "
+                 "bfloat16.");
+  EXPECT_ERROR(cmlx_model_set_dtype(m, (mlx_dtype)99),
+               "[model_set_dtype] The dtype must be float32, float16 or "
+               "bfloat16.");
+  cmlx_model_info info;
+  CHECK_OK(cmlx_model_get_info(&info, m));
+  CHECK(info.dtype == MLX_FLOAT32);
+  mlx_array again = logits(m);
+  CHECK(same_array(again, f32));
+  mlx_array_free(again);
+  mlx_array_free(f32);
+  cmlx_model_free(m);
+}
+
+/* Saving a cast model names its dtype in config.json's "torch_dtype" (and
+ * transformers 5's "dtype"); an uncast model keeps what its config says. */
+static void test_saved_dtype(void) {
+  char cfg[1024];
+  snprintf(cfg, sizeof cfg,
+           "{\"model_type\": \"llama\", \"hidden_size\": 64, "
+           "\"intermediate_size\": 128, \"num_attention_heads\": 2, "
+           "\"num_key_value_heads\": 1, \"head_dim\": 32, "
+           "\"num_hidden_layers\": 1, \"vocab_size\": 256, "
+           "\"tie_word_embeddings\": true, \"torch_dtype\": \"float32\", "
+           "\"dtype\": \"float32\", \"text_config\": {\"dtype\": "
+           "\"float32\"}}");
+  const struct {
+    const char* name;
+    mlx_dtype cast; /* MLX_BOOL: no cast */
+    const char* want;
+  } cases[3] = {{"dt-none", MLX_BOOL, "float32"},
+                {"dt-f16", MLX_FLOAT16, "float16"},
+                {"dt-bf16", MLX_BFLOAT16, "bfloat16"}};
+  for (int i = 0; i < 3; i++) {
+    cmlx_model* m = NULL;
+    CHECK_OK(cmlx_model_random(&m, cfg, NULL, MLX_FLOAT32, 1, test_stream));
+    if (!m) continue;
+    if (cases[i].cast != MLX_BOOL)
+      CHECK_OK(cmlx_model_set_dtype(m, cases[i].cast));
+    CHECK_OK(cmlx_model_save(m, sub(cases[i].name)));
+    char path[300], want[128];
+    snprintf(path, sizeof path, "%s/config.json", sub(cases[i].name));
+    char* text = test_read_text(path);
+    if (!text) text = strdup("");
+    snprintf(want, sizeof want, "\n    \"torch_dtype\": \"%s\",",
+             cases[i].want);
+    CHECK_MSG(strstr(text, want), "%s:\n%s", cases[i].name, text);
+    snprintf(want, sizeof want, "\n    \"dtype\": \"%s\",", cases[i].want);
+    CHECK_MSG(strstr(text, want), "%s:\n%s", cases[i].name, text);
+    /* nested configs are left alone */
+    CHECK(strstr(text, "\"text_config\": {\n        \"dtype\": "
+                               "\"float32\"\n    }"));
+    free(text);
+    cmlx_model* r = NULL;
+    CHECK_OK(cmlx_model_load(&r, sub(cases[i].name), test_stream));
+    cmlx_model_info info;
+    if (r) {
+      CHECK_OK(cmlx_model_get_info(&info, r));
+      CHECK(info.dtype ==
+            (cases[i].cast == MLX_BOOL ? MLX_FLOAT32 : cases[i].cast));
+    }
+    cmlx_model_free(r);
+    cmlx_model_free(m);
+  }
+}
+
 /* ---- bad directories ---- */
 
 static char* fixture_config(void) {
@@ -588,150 +846,175 @@ static void expect_load_error(const char* dir, const char* msg) {
   CHECK(m == NULL);
 }
 
+/* For failures whose message comes from the file readers: one message,
+ * naming path. */
+static void expect_load_error_naming(const char* dir, const char* path,
+                                     const char* what) {
+  cmlx_model* m = NULL;
+  test_error_count = 0;
+  CHECK(cmlx_model_load(&m, dir, test_stream) == 1);
+  CHECK(m == NULL);
+  CHECK(test_error_count == 1 && strstr(test_last_error, path) != NULL);
+  fprintf(stderr, "%s: %s\n", what, test_last_error);
+}
+
+/* What a bad directory holds besides its config.json. */
+typedef enum bad_weights {
+  W_NO_DIR,  /* nothing: the directory does not exist */
+  W_FIXTURE, /* the fixture's tensors, less drop, with key set to value */
+  W_NONE,    /* no weights */
+  W_KEPT,    /* the weights already there (the quantized model the test
+                saved in "qsrc"), whose config is the base */
+} bad_weights;
+
+/* Arrays a case can store under its key. */
+enum { V_NONE, V_DOWN, V_DOWN_T, V_NORM_INT, V_COUNT };
+
+typedef struct bad_dir {
+  const char* name;         /* below the test's temporary directory */
+  bad_weights weights;
+  bool no_config;
+  const char* text;         /* the config, or NULL: the base one edited */
+  const char* edits[2][2];  /* (from, to), replaced in turn */
+  const char* drop;
+  const char* key;
+  int value;                /* V_* */
+  const char* msg;          /* "{dir}" stands for the directory */
+} bad_dir;
+
+static const bad_dir bad_dirs[] = {
+    {"nope", W_NO_DIR, .msg = "[load] {dir} is not a directory."},
+    {"noconfig", W_FIXTURE, .no_config = true,
+     .msg = "[load] Cannot open {dir}/config.json: No such file or "
+            "directory."},
+    {"noweights", W_NONE,
+     .msg = "[load] {dir}: no weights (model*.safetensors) found."},
+    {"badjson", W_FIXTURE, .text = "{\"model_type\": \"llama\",}",
+     .msg = "[load] {dir}/config.json is not valid JSON: expected a string "
+            "key in object at byte 23."},
+    {"badtype", W_FIXTURE,
+     .edits = {{"\"model_type\": \"llama\"", "\"model_type\": \"bert\""}},
+     .msg = "[load] {dir}/config.json: model_type \"bert\" is not supported "
+            "(supported: llama, mistral, qwen2, qwen3, gpt_oss)."},
+    {"nohidden", W_FIXTURE, .edits = {{"\"hidden_size\"", "\"hidden_sizes\""}},
+     .msg = "[load] {dir}/config.json: missing \"hidden_size\"."},
+    {"missing", W_FIXTURE, .drop = "model.norm.weight",
+     .msg = "[load] {dir}: tensor model.norm.weight is missing from the "
+            "weights."},
+    /* transposed */
+    {"shape", W_FIXTURE, .key = "model.layers.0.mlp.down_proj.weight",
+     .value = V_DOWN_T,
+     .msg = "[load] model.layers.0.mlp.down_proj.weight in "
+            "{dir}/model.safetensors has shape (256,128), expected "
+            "(128,256)."},
+    {"extra", W_FIXTURE, .key = "model.layers.0.mlp.extra.weight",
+     .value = V_DOWN,
+     .msg = "[load] model.layers.0.mlp.extra.weight in "
+            "{dir}/model.safetensors: the model (llama) has no such "
+            "parameter."},
+    {"dtype", W_FIXTURE, .key = "model.norm.weight", .value = V_NORM_INT,
+     .msg = "[load] model.norm.weight in {dir}/model.safetensors has dtype "
+            "int32, expected a float type."},
+    /* quantized weights, both quantization blocks renamed away */
+    {"qsrc", W_KEPT,
+     .edits = {{"\"quantization\":", "\"quantization_x\":"},
+               {"\"quantization_config\":", "\"quant_x\":"}},
+     .msg = "[load] model.embed_tokens.scales in {dir}/model.safetensors: "
+            "the layer is quantized but {dir}/config.json has no "
+            "\"quantization\"."},
+    /* the config says 8 bits, the weights are 4-bit */
+    {"qsrc", W_KEPT,
+     .edits = {{"\"bits\": 4", "\"bits\": 8"},
+               {"\"quantization_config\"", "\"quant_x\""}},
+     .msg = "[load] model.embed_tokens.weight in {dir}/model.safetensors has "
+            "shape (512,16), expected (512,32)."},
+    {"qsrc", W_KEPT,
+     .edits = {{"\"mode\": \"affine\"", "\"mode\": \"int3\""}},
+     .msg = "[load] {dir}/config.json: unknown quantization mode 'int3' in "
+            "\"quantization\"."},
+    /* mxfp4 in the config, affine weights: the same packed width, the
+     * scales' dtype gives it away */
+    {"qsrc", W_KEPT,
+     .edits = {{"\"mode\": \"affine\"", "\"mode\": \"mxfp4\""},
+               {"\"group_size\": 64", "\"group_size\": 32"}},
+     .msg = "[load] model.embed_tokens.scales in {dir}/model.safetensors has "
+            "dtype float32, expected uint8."},
+    /* a layer marked false in the config but stored quantized */
+    {"qsrc", W_KEPT,
+     .edits = {{"\"mode\": \"affine\"\n",
+                "\"mode\": \"affine\",\n        \"lm_head\": false\n"}},
+     .msg = "[load] lm_head.scales in {dir}/model.safetensors: "
+            "{dir}/config.json says layer lm_head is not quantized."},
+};
+
+/* Every "{dir}" of s replaced by dir (malloc'd). */
+static char* with_dir(const char* s, const char* dir) {
+  char* r = strdup(s);
+  while (strstr(r, "{dir}")) {
+    char* next = replace(r, "{dir}", dir);
+    free(r);
+    r = next;
+  }
+  return r;
+}
+
+static void check_bad_dir(const bad_dir* c, const char* base_cfg,
+                          const char* quant_cfg, const mlx_array* values) {
+  char dir[256], path[300];
+  snprintf(dir, sizeof dir, "%s", sub(c->name));
+  char* cfg = NULL;
+  if (!c->no_config) {
+    cfg = strdup(c->text ? c->text : c->weights == W_KEPT ? quant_cfg
+                                                          : base_cfg);
+    for (int e = 0; e < 2 && c->edits[e][0]; e++) {
+      char* next = replace(cfg, c->edits[e][0], c->edits[e][1]);
+      free(cfg);
+      cfg = next;
+    }
+  }
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  switch (c->weights) {
+    case W_NO_DIR:
+      break;
+    case W_FIXTURE:
+      make_dir(dir, cfg, c->drop, c->key, values[c->value]);
+      break;
+    case W_NONE:
+      mkdir(dir, 0777);
+      /* fall through */
+    case W_KEPT:
+      test_write_bytes(path, cfg, strlen(cfg));
+      break;
+  }
+  char* msg = with_dir(c->msg, dir);
+  expect_load_error(dir, msg);
+  free(msg);
+  free(cfg);
+}
+
 static void test_bad_dirs(void) {
-  char msg[1024];
   char* cfg = fixture_config();
-  mlx_array none = mlx_array_new();
-
-  snprintf(msg, sizeof msg, "[load] %s is not a directory.", sub("nope"));
-  expect_load_error(sub("nope"), msg);
-
-  /* weights but no config */
-  const char* d1 = sub("noconfig");
-  make_dir(d1, NULL, NULL, NULL, none);
-  snprintf(msg, sizeof msg,
-           "[load] Cannot open %s/config.json: No such file or directory.", d1);
-  expect_load_error(d1, msg);
-
-  /* config but no weights */
-  const char* d2 = sub("noweights");
-  mkdir(d2, 0777);
-  char path[300];
-  snprintf(path, sizeof path, "%s/config.json", d2);
-  test_write_bytes(path, cfg, strlen(cfg));
-  snprintf(msg, sizeof msg,
-           "[load] %s: no weights (model*.safetensors) found.", d2);
-  expect_load_error(d2, msg);
-
-  /* invalid JSON */
-  const char* d3 = sub("badjson");
-  make_dir(d3, "{\"model_type\": \"llama\",}", NULL, NULL, none);
-  snprintf(msg, sizeof msg,
-           "[load] %s/config.json is not valid JSON: expected a string key in "
-           "object at byte 23.", d3);
-  expect_load_error(d3, msg);
-
-  /* unknown model_type */
-  const char* d4 = sub("badtype");
-  char* c4 = replace(cfg, "\"model_type\": \"llama\"",
-                     "\"model_type\": \"bert\"");
-  make_dir(d4, c4, NULL, NULL, none);
-  snprintf(msg, sizeof msg,
-           "[load] %s/config.json: model_type \"bert\" is not supported "
-           "(supported: llama, mistral, qwen2, qwen3, gpt_oss).", d4);
-  expect_load_error(d4, msg);
-
-  /* a required size missing */
-  const char* d5 = sub("nohidden");
-  char* c5 = replace(cfg, "\"hidden_size\"", "\"hidden_sizes\"");
-  make_dir(d5, c5, NULL, NULL, none);
-  snprintf(msg, sizeof msg, "[load] %s/config.json: missing \"hidden_size\".",
-           d5);
-  expect_load_error(d5, msg);
-
-  /* a tensor missing */
-  const char* d6 = sub("missing");
-  make_dir(d6, cfg, "model.norm.weight", NULL, none);
-  snprintf(msg, sizeof msg,
-           "[load] %s: tensor model.norm.weight is missing from the weights.",
-           d6);
-  expect_load_error(d6, msg);
-
-  /* wrong shape (transposed) */
-  const char* d7 = sub("shape");
   mlx_map_string_to_array orig = load_map(LLAMA_DIR "/model.safetensors");
-  mlx_array down = get(orig, "model.layers.0.mlp.down_proj.weight");
-  mlx_array t = mlx_array_new();
-  CHECK_OK(mlx_transpose(&t, down, test_stream));
-  make_dir(d7, cfg, NULL, "model.layers.0.mlp.down_proj.weight", t);
-  snprintf(msg, sizeof msg,
-           "[load] model.layers.0.mlp.down_proj.weight in "
-           "%s/model.safetensors has shape (256,128), expected (128,256).",
-           d7);
-  expect_load_error(d7, msg);
+  mlx_array values[V_COUNT];
+  for (int i = 0; i < V_COUNT; i++) values[i] = mlx_array_new();
+  mlx_array norm = get(orig, "model.norm.weight");
+  values[V_DOWN] = get(orig, "model.layers.0.mlp.down_proj.weight");
+  CHECK_OK(mlx_transpose(&values[V_DOWN_T], values[V_DOWN], test_stream));
+  CHECK_OK(mlx_astype(&values[V_NORM_INT], norm, MLX_INT32, test_stream));
 
-  /* a tensor the model does not have */
-  const char* d8 = sub("extra");
-  make_dir(d8, cfg, NULL, "model.layers.0.mlp.extra.weight", down);
-  snprintf(msg, sizeof msg,
-           "[load] model.layers.0.mlp.extra.weight in %s/model.safetensors: "
-           "the model (llama) has no such parameter.", d8);
-  expect_load_error(d8, msg);
-
-  /* wrong dtype for a norm */
-  const char* d9 = sub("dtype");
-  mlx_array ints = mlx_array_new();
-  mlx_array nw = get(orig, "model.norm.weight");
-  CHECK_OK(mlx_astype(&ints, nw, MLX_INT32, test_stream));
-  make_dir(d9, cfg, NULL, "model.norm.weight", ints);
-  snprintf(msg, sizeof msg,
-           "[load] model.norm.weight in %s/model.safetensors has dtype int32, "
-           "expected a float type.", d9);
-  expect_load_error(d9, msg);
-
-  /* quantized weights but no "quantization" in the config */
+  /* the quantized model whose config the W_KEPT cases rewrite */
   cmlx_model* m = NULL;
   CHECK_OK(cmlx_model_load(&m, LLAMA_DIR, test_stream));
   CHECK_OK(cmlx_model_quantize(m, 64, 4, "affine", NULL, NULL));
-  const char* dq = sub("qsrc");
-  CHECK_OK(cmlx_model_save(m, dq));
+  CHECK_OK(cmlx_model_save(m, sub("qsrc")));
   cmlx_model_free(m);
-  snprintf(path, sizeof path, "%s/config.json", dq);
+  char path[300];
+  snprintf(path, sizeof path, "%s/config.json", sub("qsrc"));
   char* qcfg = test_read_text(path);
-  /* drop both quantization blocks: replace their keys by unknown ones */
-  char* noq = replace(qcfg, "\"quantization\":", "\"quantization_x\":");
-  char* noq2 = replace(noq, "\"quantization_config\":", "\"quant_x\":");
-  test_write_bytes(path, noq2, strlen(noq2));
-  snprintf(msg, sizeof msg,
-           "[load] model.embed_tokens.scales in %s/model.safetensors: the "
-           "layer is quantized but %s/config.json has no \"quantization\".", dq, dq);
-  expect_load_error(dq, msg);
 
-  /* config says 8 bits, the weights are 4-bit */
-  char* b8 = replace(qcfg, "\"bits\": 4", "\"bits\": 8");
-  char* b8b = replace(b8, "\"quantization_config\"", "\"quant_x\"");
-  test_write_bytes(path, b8b, strlen(b8b));
-  snprintf(msg, sizeof msg,
-           "[load] model.embed_tokens.weight in %s/model.safetensors has "
-           "shape (512,16), expected (512,32).", dq);
-  expect_load_error(dq, msg);
-
-  /* unknown mode */
-  char* bm = replace(qcfg, "\"mode\": \"affine\"", "\"mode\": \"int3\"");
-  test_write_bytes(path, bm, strlen(bm));
-  snprintf(msg, sizeof msg,
-           "[load] %s/config.json: unknown quantization mode 'int3' in "
-           "\"quantization\".", dq);
-  expect_load_error(dq, msg);
-
-  /* mxfp4 in the config, affine weights (biases present) */
-  char* mx = replace(qcfg, "\"mode\": \"affine\"", "\"mode\": \"mxfp4\"");
-  char* mx2 = replace(mx, "\"group_size\": 64", "\"group_size\": 32");
-  test_write_bytes(path, mx2, strlen(mx2));
-  /* same packed width: the scales' dtype gives it away */
-  snprintf(msg, sizeof msg,
-           "[load] model.embed_tokens.scales in %s/model.safetensors has "
-           "dtype float32, expected uint8.", dq);
-  expect_load_error(dq, msg);
-
-  /* a layer marked false in the config but stored quantized */
-  char* fl = replace(qcfg, "\"mode\": \"affine\"\n",
-                     "\"mode\": \"affine\",\n        \"lm_head\": false\n");
-  test_write_bytes(path, fl, strlen(fl));
-  snprintf(msg, sizeof msg,
-           "[load] lm_head.scales in %s/model.safetensors: %s/config.json says "
-           "layer lm_head is not quantized.", dq, dq);
-  expect_load_error(dq, msg);
+  for (size_t i = 0; cfg && qcfg && i < sizeof bad_dirs / sizeof bad_dirs[0];
+       i++)
+    check_bad_dir(&bad_dirs[i], cfg, qcfg, values);
 
   /* a shard listed by the index is missing */
   cmlx_model* sm = NULL;
@@ -741,53 +1024,36 @@ static void test_bad_dirs(void) {
   cmlx_model_free(sm);
   snprintf(path, sizeof path, "%s/model-00002-of-00003.safetensors", ds);
   CHECK(unlink(path) == 0);
-  cmlx_model* none_m = NULL;
-  test_error_count = 0;
-  CHECK(cmlx_model_load(&none_m, ds, test_stream) == 1);
-  CHECK(test_error_count == 1 && strstr(test_last_error, path) != NULL);
-  fprintf(stderr, "missing shard: %s\n", test_last_error);
+  expect_load_error_naming(ds, path, "missing shard");
 
   /* a truncated weights file */
   const char* dt = sub("truncated");
-  make_dir(dt, cfg, NULL, NULL, none);
+  make_dir(dt, cfg, NULL, NULL, values[V_NONE]);
   snprintf(path, sizeof path, "%s/model.safetensors", dt);
   size_t len = 0;
   unsigned char* bytes = test_read_bytes(path, &len);
   test_write_bytes(path, bytes, len / 2);
   free(bytes);
-  test_error_count = 0;
-  CHECK(cmlx_model_load(&none_m, dt, test_stream) == 1);
-  CHECK(test_error_count == 1 && strstr(test_last_error, path) != NULL);
-  fprintf(stderr, "truncated: %s\n", test_last_error);
+  expect_load_error_naming(dt, path, "truncated");
 
   /* two weight files holding one tensor */
   const char* dd = sub("twice");
-  make_dir(dd, cfg, NULL, NULL, none);
+  make_dir(dd, cfg, NULL, NULL, values[V_NONE]);
   snprintf(path, sizeof path, "%s/model.safetensors", dd);
   bytes = test_read_bytes(path, &len);
   snprintf(path, sizeof path, "%s/model-extra.safetensors", dd);
   test_write_bytes(path, bytes, len);
   free(bytes);
+  cmlx_model* none_m = NULL;
   EXPECT_ERROR_PREFIX(cmlx_model_load(&none_m, dd, test_stream),
                       "[load] Tensor ");
   CHECK(strstr(test_last_error, "model-extra.safetensors and ") != NULL);
 
-  free(fl);
-  free(mx);
-  free(mx2);
-  free(bm);
-  free(b8);
-  free(b8b);
-  free(noq);
-  free(noq2);
-  free(qcfg);
-  mlx_array_free(nw);
-  mlx_array_free(ints);
-  mlx_array_free(t);
-  mlx_array_free(down);
+  for (int i = 0; i < V_COUNT; i++)
+    if (values[i].ctx) mlx_array_free(values[i]);
+  mlx_array_free(norm);
   mlx_map_string_to_array_free(orig);
-  free(c4);
-  free(c5);
+  free(qcfg);
   free(cfg);
 }
 
@@ -800,6 +1066,9 @@ int main(void) {
   test_save_mxfp4();
   test_random();
   test_variants();
+  test_walks();
+  test_set_dtype();
+  test_saved_dtype();
   test_bad_dirs();
   rm_rf(tmp_root);
   return test_finish("test_model_io");

@@ -441,6 +441,67 @@ static bool same_file(const char* a, const char* b) {
   return same;
 }
 
+/* Copies the file from into dir/name with text inserted right after the
+ * first occurrence of key. */
+static bool copy_inserting(const char* from, const char* key,
+                           const char* text, const char* dir,
+                           const char* name) {
+  size_t n = 0;
+  char* src = slurp(from, &n);
+  char* at = src ? strstr(src, key) : NULL;
+  CHECK_MSG(at != NULL, "%s has no %s", from, key);
+  bool ok = false;
+  char* out = at ? malloc(n + strlen(text)) : NULL;
+  if (out) {
+    size_t head = (size_t)(at - src) + strlen(key), t = strlen(text);
+    memcpy(out, src, head);
+    memcpy(out + head, text, t);
+    memcpy(out + head + t, src + head, n - head);
+    char to[600];
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    ok = spit(to, out, n + t);
+  }
+  free(out);
+  free(src);
+  return ok;
+}
+
+/* `convert --dtype` writes the new dtype into config.json's "torch_dtype";
+ * without --dtype the config keeps its own. */
+static void test_convert_torch_dtype(void) {
+  const char* hf = path_in("hf-dtype");
+  CHECK(mkdir(hf, 0755) == 0);
+  CHECK(copy_to(FIXTURE "/model.safetensors", hf, "model.safetensors"));
+  CHECK(copy_inserting(FIXTURE "/config.json",
+                       "\"tie_word_embeddings\": false,",
+                       "\n  \"torch_dtype\": \"float32\",", hf,
+                       "config.json"));
+  char path[600];
+  size_t n = 0;
+  const struct {
+    const char* out;
+    const char* dtype; /* --dtype, or NULL */
+    const char* want;
+  } cases[3] = {{"dtype-kept", NULL, "float32"},
+                {"dtype-f16", "float16", "float16"},
+                {"dtype-bf16", "bfloat16", "bfloat16"}};
+  for (int i = 0; i < 3; i++) {
+    const char* out = path_in(cases[i].out);
+    int rc = cases[i].dtype
+                 ? TOOL("convert", hf, out, "--dtype", cases[i].dtype)
+                 : TOOL("convert", hf, out);
+    CHECK_MSG(rc == 0, "convert %s: %s", cases[i].out, err_text);
+    snprintf(path, sizeof path, "%s/config.json", out);
+    char* text = slurp(path, &n);
+    char want[64];
+    snprintf(want, sizeof want, "\n    \"torch_dtype\": \"%s\",\n",
+             cases[i].want);
+    CHECK_MSG(text && strstr(text, want), "%s: %s", cases[i].out,
+              text ? text : "(no config.json)");
+    free(text);
+  }
+}
+
 static void test_tokenizer(void) {
   const char* hf = path_in("hf");
   const char* mlx = path_in("hf-mlx");
@@ -448,34 +509,20 @@ static void test_tokenizer(void) {
   CHECK(copy_to(FIXTURE "/config.json", hf, "config.json"));
   CHECK(copy_to(FIXTURE "/model.safetensors", hf, "model.safetensors"));
   /* gpt2's test tokenizer has ids 0-396 and added tokens from 1000 */
-  size_t n = 0;
-  char* tok = slurp(CMLX_TEST_DATA "/tokenizers/gpt2/tokenizer.json", &n);
-  const char* key = "\"added_tokens\": [";
-  char* at = tok ? strstr(tok, key) : NULL;
-  CHECK(at != NULL);
-  if (!at) {
-    free(tok);
-    return;
-  }
-  size_t cap = n + 115 * 160 + 1, o = 0;
-  char* out = malloc(cap);
-  size_t head = (size_t)(at - tok) + strlen(key);
-  memcpy(out, tok, head);
-  o = head;
+  size_t cap = 115 * 160 + 1, o = 0;
+  char* added = malloc(cap);
+  if (!added) return;
   for (int id = 397; id < 512; id++)
-    o += (size_t)snprintf(out + o, cap - o,
+    o += (size_t)snprintf(added + o, cap - o,
                           "{\"id\": %d, \"content\": \"<x%d>\", "
                           "\"single_word\": false, \"lstrip\": false, "
                           "\"rstrip\": false, \"normalized\": false, "
                           "\"special\": false}, ",
                           id, id);
-  memcpy(out + o, tok + head, n - head);
-  o += n - head;
+  CHECK(copy_inserting(CMLX_TEST_DATA "/tokenizers/gpt2/tokenizer.json",
+                       "\"added_tokens\": [", added, hf, "tokenizer.json"));
+  free(added);
   char path[600];
-  snprintf(path, sizeof path, "%s/tokenizer.json", hf);
-  CHECK(spit(path, out, o));
-  free(out);
-  free(tok);
   const char* cfg =
       "{\"add_bos_token\": false, \"add_eos_token\": false, "
       "\"eos_token\": \"</s>\"}\n";
@@ -624,6 +671,7 @@ int main(void) {
   CHECK_OK(mlx_map_string_to_array_get(&greedy_ids, ref, "greedy_ids"));
   test_errors();
   test_convert();
+  test_convert_torch_dtype();
   test_info();
   test_bench();
   test_generate();

@@ -132,15 +132,7 @@ int cmd_bench(int argc, char** argv) {
     return tool_fail(cmd, "--q-* options apply to --random models (use "
                           "'cmlx convert -q' for a directory)");
   mlx_dtype dtype;
-  if (strcmp(dtype_name, "float32") == 0)
-    dtype = MLX_FLOAT32;
-  else if (strcmp(dtype_name, "float16") == 0)
-    dtype = MLX_FLOAT16;
-  else if (strcmp(dtype_name, "bfloat16") == 0)
-    dtype = MLX_BFLOAT16;
-  else
-    return tool_fail(cmd, "--dtype must be float16, bfloat16 or float32, "
-                          "got '%s'", dtype_name);
+  if (parse_float_dtype(cmd, dtype_name, &dtype)) return 1;
   cmlx_quant_spec spec = {(int)q_group, (int)q_bits, q_mode};
   if (quant_given && cmlx_quant_spec_resolve(&spec))
     return tool_fail_lib(cmd, "bad quantization");

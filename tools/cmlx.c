@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "core/dtype.h"
 #include "tool.h"
 
 static const char usage[] =
@@ -218,7 +217,28 @@ const char* tool_bytes(char* buf, size_t n, uint64_t bytes) {
 }
 
 const char* tool_dtype_name(mlx_dtype t) {
-  return dtype_name(t);
+  static const char* const names[] = {
+      [MLX_BOOL] = "bool",       [MLX_UINT8] = "uint8",
+      [MLX_UINT16] = "uint16",   [MLX_UINT32] = "uint32",
+      [MLX_UINT64] = "uint64",   [MLX_INT8] = "int8",
+      [MLX_INT16] = "int16",     [MLX_INT32] = "int32",
+      [MLX_INT64] = "int64",     [MLX_FLOAT16] = "float16",
+      [MLX_FLOAT32] = "float32", [MLX_FLOAT64] = "float64",
+      [MLX_BFLOAT16] = "bfloat16", [MLX_COMPLEX64] = "complex64"};
+  unsigned i = (unsigned)t;
+  return i < sizeof names / sizeof names[0] && names[i] ? names[i]
+                                                        : "unknown";
+}
+
+int parse_float_dtype(const char* cmd, const char* s, mlx_dtype* out) {
+  static const mlx_dtype floats[3] = {MLX_FLOAT16, MLX_BFLOAT16, MLX_FLOAT32};
+  for (int i = 0; i < 3; i++)
+    if (strcmp(s, tool_dtype_name(floats[i])) == 0) {
+      *out = floats[i];
+      return 0;
+    }
+  return tool_fail(cmd, "--dtype must be float16, bfloat16 or float32, "
+                        "got '%s'", s);
 }
 
 /* ---- generation ---- */

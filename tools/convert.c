@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "models/model_internal.h"
 #include "tool.h"
 
 /* ---- progress ---- */
@@ -44,61 +43,10 @@ static cmlx_quant_choice count_layer(const char* path, int in_features,
   progress* p = ctx;
   p->done++;
   progress_show(p, path);
-  if (p->m->arch && p->m->arch->quant_predicate)
-    return p->m->arch->quant_predicate(p->m, path, in_features, out_features,
-                                       custom);
-  return CMLX_QUANT_DEFAULT;
-}
-
-/* ---- dtype ---- */
-
-static bool is_float(mlx_dtype t) {
-  return t == MLX_FLOAT32 || t == MLX_FLOAT16 || t == MLX_BFLOAT16;
-}
-
-/* Casts *a (when present and floating) to t, evaluated. */
-static int cast_one(mlx_array* a, mlx_dtype t, const mlx_stream s) {
-  if (!a->ctx || !is_float(mlx_array_dtype(*a)) || mlx_array_dtype(*a) == t)
-    return 0;
-  mlx_array r = mlx_array_new();
-  if (mlx_astype(&r, *a, t, s) || mlx_array_eval(r)) {
-    mlx_array_free(r);
-    return 1;
-  }
-  mlx_array_free(*a);
-  *a = r;
-  return 0;
-}
-
-/* The model's float weights (and affine scales/biases) cast to t, layer by
- * layer. cmlx_model has no public way to do this yet: it goes through the
- * framework's declared parameters. */
-static int cast_model(cmlx_model* m, mlx_dtype t, const mlx_stream s) {
-  for (size_t i = 0; i < m->num_params; i++) {
-    model_param* p = &m->params[i];
-    int rc = 0;
-    switch (p->kind) {
-      case PARAM_LINEAR:
-        rc = cast_one(&p->linear->weight, t, s) ||
-             cast_one(&p->linear->scales, t, s) ||
-             cast_one(&p->linear->biases, t, s) ||
-             cast_one(&p->linear->bias, t, s);
-        break;
-      case PARAM_EMBEDDING:
-        rc = cast_one(&p->embedding->weight, t, s) ||
-             cast_one(&p->embedding->scales, t, s) ||
-             cast_one(&p->embedding->biases, t, s);
-        if (!rc && !p->embedding->quantized) p->embedding->dtype = t;
-        break;
-      case PARAM_TENSOR:
-        rc = cast_one(p->tensor, t, s);
-        break;
-    }
-    if (rc) return 1;
-  }
-  m->dtype = t;
-  m->info.dtype = t;
-  return 0;
+  cmlx_quant_choice c = CMLX_QUANT_DEFAULT;
+  /* fails only on NULL arguments, which it is never given here */
+  cmlx_model_quant_rule(&c, p->m, path, in_features, out_features, custom);
+  return c;
 }
 
 /* ---- files ---- */
@@ -227,17 +175,7 @@ int cmd_convert(int argc, char** argv) {
     return tool_fail(cmd, "--q-bits, --q-group-size and --q-mode need -q");
   bool cast = dtype_name != NULL;
   mlx_dtype dtype = MLX_FLOAT32;
-  if (cast) {
-    if (strcmp(dtype_name, "float32") == 0)
-      dtype = MLX_FLOAT32;
-    else if (strcmp(dtype_name, "float16") == 0)
-      dtype = MLX_FLOAT16;
-    else if (strcmp(dtype_name, "bfloat16") == 0)
-      dtype = MLX_BFLOAT16;
-    else
-      return tool_fail(cmd, "--dtype must be float16, bfloat16 or float32, "
-                            "got '%s'", dtype_name);
-  }
+  if (cast && parse_float_dtype(cmd, dtype_name, &dtype)) return 1;
   cmlx_quant_spec spec = {(int)q_group, (int)q_bits, q_mode};
   if (quantize && cmlx_quant_spec_resolve(&spec))
     return tool_fail_lib(cmd, "bad quantization");
@@ -266,7 +204,7 @@ int cmd_convert(int argc, char** argv) {
   if (cast) {
     fprintf(stderr, "cmlx convert: casting float weights to %s\n",
             tool_dtype_name(dtype));
-    if (cast_model(m, dtype, s)) {
+    if (cmlx_model_set_dtype(m, dtype)) {
       tool_fail_lib(cmd, "cannot cast the weights");
       goto done;
     }

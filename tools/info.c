@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "models/model_internal.h"
 #include "tool.h"
 
 /* One row of the per-layer summary: layers whose paths differ only in
@@ -38,13 +37,12 @@ static void path_pattern(char* out, size_t n, const char* path) {
   out[o] = 0;
 }
 
-static void storage_of(char* out, size_t n, bool quantized,
-                       const cmlx_quant_spec* q, mlx_array w) {
-  if (quantized)
-    snprintf(out, n, "%s %d-bit g%d", q->mode ? q->mode : "?", q->bits,
-             q->group_size);
+static void storage_of(char* out, size_t n, const cmlx_layer_desc* d) {
+  if (d->quantized)
+    snprintf(out, n, "%s %d-bit g%d", d->quant.mode ? d->quant.mode : "?",
+             d->quant.bits, d->quant.group_size);
   else
-    snprintf(out, n, "%s", w.ctx ? tool_dtype_name(mlx_array_dtype(w)) : "-");
+    snprintf(out, n, "%s", tool_dtype_name(d->dtype));
 }
 
 static int cmp_name(const void* a, const void* b) {
@@ -93,6 +91,45 @@ static void list_files(const char* dir) {
   printf("  %-44s %12s\n", "(total)", tool_bytes(b, sizeof b, total));
 }
 
+typedef struct row_table {
+  row* rows;
+  size_t n, cap;
+} row_table;
+
+/* Counts the layer in its row (a new one when no row matches it). */
+static int add_row(void* ctx, const cmlx_layer_desc* d) {
+  row_table* t = ctx;
+  row r = {0};
+  path_pattern(r.pattern, sizeof r.pattern, d->path);
+  r.kind = d->kind == CMLX_LAYER_LINEAR
+               ? (d->experts ? "experts" : "linear")
+               : d->kind == CMLX_LAYER_EMBEDDING ? "embedding" : "tensor";
+  storage_of(r.storage, sizeof r.storage, d);
+  r.in = d->in_features;
+  r.out = d->out_features;
+  r.experts = d->experts;
+  size_t j = 0;
+  for (; j < t->n; j++)
+    if (strcmp(t->rows[j].pattern, r.pattern) == 0 &&
+        strcmp(t->rows[j].kind, r.kind) == 0 &&
+        strcmp(t->rows[j].storage, r.storage) == 0 && t->rows[j].in == r.in &&
+        t->rows[j].out == r.out && t->rows[j].experts == r.experts)
+      break;
+  if (j == t->n) {
+    if (t->n == t->cap) {
+      size_t cap = t->cap ? 2 * t->cap : 16;
+      row* rows = realloc(t->rows, cap * sizeof *rows);
+      if (!rows) return 1;
+      t->rows = rows;
+      t->cap = cap;
+    }
+    t->rows[t->n++] = r;
+  }
+  t->rows[j].count++;
+  t->rows[j].bytes += d->nbytes;
+  return 0;
+}
+
 void tool_print_model(const cmlx_model* m, bool layers) {
   cmlx_model_info in;
   if (cmlx_model_get_info(&in, m)) return;
@@ -120,52 +157,13 @@ void tool_print_model(const cmlx_model* m, bool layers) {
     printf("quantization:  none (%d float layers)\n", in.num_float_layers);
   if (!layers) return;
 
-  row* rows = calloc(m->num_params ? m->num_params : 1, sizeof *rows);
-  if (!rows) return;
-  size_t nrows = 0;
-  for (size_t i = 0; i < m->num_params; i++) {
-    const model_param* p = &m->params[i];
-    row r = {0};
-    path_pattern(r.pattern, sizeof r.pattern, p->path);
-    switch (p->kind) {
-      case PARAM_LINEAR:
-        r.kind = p->experts ? "experts" : "linear";
-        storage_of(r.storage, sizeof r.storage, p->linear->quantized,
-                   &p->linear->quant, p->linear->weight);
-        r.bytes = cmlx_linear_nbytes(p->linear);
-        r.in = p->in;
-        r.out = p->out;
-        r.experts = p->experts;
-        break;
-      case PARAM_EMBEDDING:
-        r.kind = "embedding";
-        storage_of(r.storage, sizeof r.storage, p->embedding->quantized,
-                   &p->embedding->quant, p->embedding->weight);
-        r.bytes = cmlx_embedding_nbytes(p->embedding);
-        r.in = p->in;
-        r.out = p->out;
-        break;
-      case PARAM_TENSOR:
-        r.kind = "tensor";
-        storage_of(r.storage, sizeof r.storage, false, NULL, *p->tensor);
-        r.bytes = p->tensor->ctx ? mlx_array_nbytes(*p->tensor) : 0;
-        break;
-    }
-    size_t j = 0;
-    for (; j < nrows; j++)
-      if (strcmp(rows[j].pattern, r.pattern) == 0 &&
-          strcmp(rows[j].kind, r.kind) == 0 &&
-          strcmp(rows[j].storage, r.storage) == 0 && rows[j].in == r.in &&
-          rows[j].out == r.out && rows[j].experts == r.experts)
-        break;
-    if (j == nrows) {
-      rows[nrows] = r;
-      rows[nrows].count = 0;
-      rows[nrows++].bytes = 0;
-    }
-    rows[j].count++;
-    rows[j].bytes += r.bytes;
+  row_table t = {0};
+  if (cmlx_model_layers(m, add_row, &t)) {
+    free(t.rows);
+    return;
   }
+  row* rows = t.rows;
+  size_t nrows = t.n;
   printf("layers (path, count, kind, storage, in -> out, bytes):\n");
   for (size_t j = 0; j < nrows; j++) {
     char shape[64] = "";

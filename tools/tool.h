@@ -51,6 +51,9 @@ int opt_quant(const char* cmd, int argc, char** argv, int* i, const char** mode,
               long* group, bool* given);
 int parse_float(const char* cmd, const char* opt, const char* s, double lo,
                 double hi, double* out);
+/* --dtype's value: "float16", "bfloat16" or "float32"; 1 with a message
+ * otherwise. */
+int parse_float_dtype(const char* cmd, const char* s, mlx_dtype* out);
 /* "1,2,3" -> ids (malloc'd); every id in [0, INT32_MAX]. */
 int parse_ids(const char* cmd, const char* opt, const char* s, int32_t** ids,
               int* n);

@@ -75,6 +75,64 @@ typedef struct cmlx_model_info {
 /* Pointers in info (model_type, quant.mode) live as long as the model. */
 int cmlx_model_get_info(cmlx_model_info* info, const cmlx_model* m);
 
+/* ---- parameters and layers ---- */
+
+/* Calls visit once per array the model holds, in declaration order, with
+ * the name cmlx_model_save gives it (mlx-lm's: "<layer path>.weight",
+ * ".scales", ".biases", ".global_scale", ".bias", or a lone tensor's full
+ * name such as "model.norm.weight"). The array is borrowed: valid while the
+ * model is and unchanged (mlx_array_set takes a reference). A visit that
+ * returns nonzero stops the walk, and the call returns that value without
+ * a message of its own. */
+int cmlx_model_parameters(const cmlx_model* m,
+                          int (*visit)(void* ctx, const char* name,
+                                       const mlx_array a),
+                          void* ctx);
+
+typedef enum cmlx_layer_kind {
+  CMLX_LAYER_LINEAR = 0,    /* a linear layer or a bank of experts */
+  CMLX_LAYER_EMBEDDING = 1, /* an embedding table */
+  CMLX_LAYER_TENSOR = 2,    /* a lone tensor: norm weights, sinks, ... */
+} cmlx_layer_kind;
+
+typedef struct cmlx_layer_desc {
+  const char* path;      /* as cmlx_quant_predicate sees it; a tensor's full
+                            name */
+  cmlx_layer_kind kind;
+  int experts;           /* a bank of experts [E, out, in]: E; else 0 */
+  int in_features;       /* linear: input size; embedding: dims; tensor: 0 */
+  int out_features;      /* linear: output size; embedding: rows; tensor: 0 */
+  bool quantized;
+  cmlx_quant_spec quant; /* when quantized */
+  mlx_dtype dtype;       /* the weight's dtype as held (uint32 when
+                            quantized) */
+  uint64_t nbytes;       /* bytes of all the layer's arrays */
+} cmlx_layer_desc;
+
+/* Calls visit once per declared layer or lone tensor, in declaration
+ * order (pointers in the description live as long as the model); stops as
+ * cmlx_model_parameters does. */
+int cmlx_model_layers(const cmlx_model* m,
+                      int (*visit)(void* ctx, const cmlx_layer_desc* layer),
+                      void* ctx);
+
+/* The sliding window of transformer layer `layer` (0 .. num_layers - 1):
+ * > 0 when it attends to that many positions only (its cache rotates),
+ * 0 when it sees the whole context. */
+int cmlx_model_layer_window(int* window, const cmlx_model* m, int layer);
+
+/* ---- casting ---- */
+
+/* Casts the model's float parameters to dtype (float32, float16 or
+ * bfloat16), which becomes the compute dtype: float weights, biases and
+ * tensors (norms, sinks), and the float scales and biases of affine
+ * quantized layers; packed weights, the uint8 scales of the mx modes and
+ * nvfp4's float32 global scales stay as they are. Each array is evaluated
+ * in turn. cmlx_model_save then writes the new dtype into config.json's
+ * "torch_dtype" (and transformers 5's "dtype") where present. On failure
+ * the model may be partly cast. */
+int cmlx_model_set_dtype(cmlx_model* m, mlx_dtype dtype);
+
 /* ---- quantization ---- */
 
 typedef enum cmlx_quant_choice {
@@ -106,6 +164,16 @@ typedef cmlx_quant_choice (*cmlx_quant_predicate)(const char* path,
 int cmlx_model_quantize(cmlx_model* m, int group_size, int bits,
                         const char* mode, cmlx_quant_predicate predicate,
                         void* ctx);
+
+/* The architecture's own rule for one layer, as cmlx_model_quantize
+ * applies it when given no predicate: *choice (and *spec when
+ * CMLX_QUANT_CUSTOM; spec starts as the caller's default) for the layer at
+ * path with those sizes. Architectures without rules choose
+ * CMLX_QUANT_DEFAULT. A predicate that counts or logs layers calls this to
+ * keep the architecture's rules. */
+int cmlx_model_quant_rule(cmlx_quant_choice* choice, const cmlx_model* m,
+                          const char* path, int in_features,
+                          int out_features, cmlx_quant_spec* spec);
 
 /* ---- saving ---- */
 

@@ -1,11 +1,11 @@
-/* model.c - the model framework: architectures by model_type, declared
- * parameters, loading a directory (Hugging Face or mlx-lm layout), info,
- * caches, forward and sampling. Quantizing, saving and random models are in
- * model_io.c. */
+/* model.c - the model framework: architectures by model_type, loading a
+ * directory (Hugging Face or mlx-lm layout) into the declared parameters,
+ * caches, forward and sampling. Declaring parameters and the views of them
+ * (info, walks) are in params.c; quantizing, casting, saving and random
+ * models in model_io.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,101 +149,6 @@ void ws_free(weight_set* ws) {
   free(ws->items);
   free(ws->files);
   memset(ws, 0, sizeof *ws);
-}
-
-/* ---- declaring parameters ---- */
-
-static model_param* new_param(cmlx_model* m, param_kind kind, const char* fmt,
-                              va_list ap) {
-  if (m->num_params == m->cap_params) {
-    size_t cap = m->cap_params ? m->cap_params * 2 : 64;
-    model_param* p = realloc(m->params, cap * sizeof *p);
-    if (!p) {
-      MODEL_FAIL("[load] Out of memory.");
-      return NULL;
-    }
-    m->params = p;
-    m->cap_params = cap;
-  }
-  char buf[512];
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  model_param* p = &m->params[m->num_params];
-  memset(p, 0, sizeof *p);
-  p->path = model_strdup(buf);
-  if (!p->path) {
-    MODEL_FAIL("[load] Out of memory.");
-    return NULL;
-  }
-  p->kind = kind;
-  m->num_params++;
-  return p;
-}
-
-int model_add_linear(cmlx_model* m, cmlx_linear* l, int experts, int in,
-                     int out, bool bias, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  model_param* p = new_param(m, PARAM_LINEAR, fmt, ap);
-  va_end(ap);
-  if (!p) return 1;
-  *l = cmlx_linear_empty();
-  p->linear = l;
-  p->experts = experts;
-  p->in = in;
-  p->out = out;
-  p->has_bias = bias;
-  p->quantizable = true;
-  p->init = INIT_NORMAL;
-  if (in <= 0 || out <= 0 || experts < 0)
-    return MODEL_FAIL("[load] %s: layer %s has invalid sizes.",
-                      m->config_path, p->path);
-  return 0;
-}
-
-int model_add_embedding(cmlx_model* m, cmlx_embedding* e, int num, int dims,
-                        const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  model_param* p = new_param(m, PARAM_EMBEDDING, fmt, ap);
-  va_end(ap);
-  if (!p) return 1;
-  *e = cmlx_embedding_empty();
-  p->embedding = e;
-  p->in = dims;
-  p->out = num;
-  p->quantizable = true;
-  p->init = INIT_NORMAL;
-  if (num <= 0 || dims <= 0)
-    return MODEL_FAIL("[load] %s: layer %s has invalid sizes.",
-                      m->config_path, p->path);
-  return 0;
-}
-
-int model_add_tensor(cmlx_model* m, mlx_array* a, param_init init, int ndim,
-                     const int* shape, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  model_param* p = new_param(m, PARAM_TENSOR, fmt, ap);
-  va_end(ap);
-  if (!p) return 1;
-  a->ctx = NULL;
-  p->tensor = a;
-  p->init = init;
-  if (ndim < 0 || ndim > 4)
-    return MODEL_FAIL("[load] %s: tensor %s has too many dimensions.",
-                      m->config_path, p->path);
-  p->ndim = ndim;
-  for (int i = 0; i < ndim; i++) p->shape[i] = shape[i];
-  return 0;
-}
-
-void model_param_not_quantizable(cmlx_model* m) {
-  for (size_t i = m->num_params; i-- > 0;) {
-    if (m->params[i].kind != PARAM_TENSOR) {
-      m->params[i].quantizable = false;
-      return;
-    }
-  }
 }
 
 /* ---- lifecycle ---- */
@@ -557,85 +462,78 @@ static char* shape_of(char* buf, size_t n, const mlx_array a) {
                             (int)mlx_array_ndim(a));
 }
 
-static int expect_shape(const cmlx_model* m, const char* name,
-                        const char* file, const mlx_array a, int ndim,
-                        const int* shape) {
-  bool ok = (int)mlx_array_ndim(a) == ndim;
-  for (int i = 0; ok && i < ndim; i++) ok = mlx_array_dim(a, i) == shape[i];
-  if (ok) return 0;
-  char b1[96], b2[96];
-  return MODEL_FAIL("[load] %s in %s has shape %s, expected %s.", name,
-                    file ? file : m->dir, shape_of(b1, sizeof b1, a),
-                    error_format_shape(b2, sizeof b2, shape, ndim));
-}
-
 static int missing(const cmlx_model* m, const char* name) {
   return MODEL_FAIL("[load] %s: tensor %s is missing from the weights.",
                     m->dir, name);
 }
 
-static int expect_dtype(const cmlx_model* m, const char* name,
-                        const char* file, const mlx_array a, bool want_float,
-                        mlx_dtype exact) {
-  mlx_dtype t = mlx_array_dtype(a);
-  bool ok = want_float ? dtype_is_float(t) : t == exact;
-  if (ok) return 0;
-  return MODEL_FAIL("[load] %s in %s has dtype %s, expected %s.", name,
-                    file ? file : m->dir, dtype_name(t),
-                    want_float ? "a float type" : dtype_name(exact));
-}
-
-/* Takes "<path>.<suffix>" from ws. */
-static mlx_array take(weight_set* ws, const char* path, const char* suffix,
-                      const char** file, char* name, size_t name_size) {
-  snprintf(name, name_size, "%s.%s", path, suffix);
-  return ws_take(ws, name, file);
-}
-
-typedef struct taken {
-  mlx_array w, scales, biases, gscale, bias;
-} taken;
-
-static void taken_free(taken* t) {
-  model_release(&t->w);
-  model_release(&t->scales);
-  model_release(&t->biases);
-  model_release(&t->gscale);
-  model_release(&t->bias);
-}
-
-/* Fills a linear (experts >= 0) or an embedding (is_emb). */
-static int fill_layer(cmlx_model* m, model_param* p, weight_set* ws) {
+/* One checkpoint tensor of a declared parameter, "<path>.<suffix>" (the
+ * path alone for a lone tensor), taken from the weight set with the file
+ * it came from; a ctx NULL when absent. */
+typedef struct part {
   char name[600];
-  const char *fw = NULL, *fs = NULL, *fb = NULL, *fbias = NULL, *fg = NULL;
-  taken t;
-  t.w = take(ws, p->path, "weight", &fw, name, sizeof name);
-  t.scales = take(ws, p->path, "scales", &fs, name, sizeof name);
-  t.biases = take(ws, p->path, "biases", &fb, name, sizeof name);
-  t.gscale = take(ws, p->path, "global_scale", &fg, name, sizeof name);
-  t.bias = p->kind == PARAM_LINEAR
-               ? take(ws, p->path, "bias", &fbias, name, sizeof name)
-               : mlx_array_new();
+  const char* file;
+  mlx_array a;
+} part;
+
+static void part_take(part* t, weight_set* ws, const char* path,
+                      const char* suffix) {
+  if (suffix) snprintf(t->name, sizeof t->name, "%s.%s", path, suffix);
+  else snprintf(t->name, sizeof t->name, "%s", path);
+  t->file = NULL;
+  t->a = ws_take(ws, t->name, &t->file);
+}
+
+enum { ANY_FLOAT = -1 };
+
+/* The one check of a checkpoint tensor: present, of dtype want (ANY_FLOAT:
+ * float32, float16 or bfloat16) and of shape [ndim]. */
+static int part_check(const cmlx_model* m, const part* t, int want, int ndim,
+                      const int* shape) {
+  if (!t->a.ctx) return missing(m, t->name);
+  const char* file = t->file ? t->file : m->dir;
+  mlx_dtype dt = mlx_array_dtype(t->a);
+  if (want == ANY_FLOAT ? !dtype_is_float(dt) : (int)dt != want)
+    return MODEL_FAIL("[load] %s in %s has dtype %s, expected %s.", t->name,
+                      file, dtype_name(dt),
+                      want == ANY_FLOAT ? "a float type"
+                                        : dtype_name((mlx_dtype)want));
+  bool ok = (int)mlx_array_ndim(t->a) == ndim;
+  for (int i = 0; ok && i < ndim; i++) ok = mlx_array_dim(t->a, i) == shape[i];
+  if (ok) return 0;
+  char b1[96], b2[96];
+  return MODEL_FAIL("[load] %s in %s has shape %s, expected %s.", t->name,
+                    file, shape_of(b1, sizeof b1, t->a),
+                    error_format_shape(b2, sizeof b2, shape, ndim));
+}
+
+/* Fills a linear layer (a bank of experts when p->experts > 0) or an
+ * embedding, float or quantized, from its checkpoint tensors. */
+static int fill_layer(cmlx_model* m, model_param* p, weight_set* ws) {
+  part w, sc, bi, gs, bias;
+  part_take(&w, ws, p->path, "weight");
+  part_take(&sc, ws, p->path, "scales");
+  part_take(&bi, ws, p->path, "biases");
+  part_take(&gs, ws, p->path, "global_scale");
+  bias.a = mlx_array_new();
+  if (p->kind == PARAM_LINEAR) part_take(&bias, ws, p->path, "bias");
   int rc = 0;
   int lead = p->kind == PARAM_LINEAR && p->experts > 0 ? 1 : 0;
   int shape[4];
   if (lead) shape[0] = p->experts;
   shape[lead] = p->out;
   const quant_override* o = model_find_override(m, p->path);
-  bool quantized = o ? !o->skip : t.scales.ctx != NULL;
+  bool quantized = o ? !o->skip : sc.a.ctx != NULL;
   cmlx_quant_spec spec = o ? o->spec : m->quant;
 
-  if (!t.w.ctx) {
-    snprintf(name, sizeof name, "%s.weight", p->path);
-    rc = missing(m, name);
+  if (!w.a.ctx) {
+    rc = missing(m, w.name);
   } else if (quantized) {
     if (!m->quantized && !o) {
-      snprintf(name, sizeof name, "%s.scales", p->path);
       rc = MODEL_FAIL("[load] %s in %s: the layer is quantized but %s has no "
-                      "\"quantization\".", name, fs, m->config_path);
-    } else if (!t.scales.ctx) {
-      snprintf(name, sizeof name, "%s.scales", p->path);
-      rc = missing(m, name);
+                      "\"quantization\".", sc.name, sc.file, m->config_path);
+    } else if (!sc.a.ctx) {
+      rc = missing(m, sc.name);
     } else if (p->in % spec.group_size != 0 ||
                ((int64_t)p->in * spec.bits) % 32 != 0) {
       rc = MODEL_FAIL("[load] %s: layer %s has input size %d, not a multiple "
@@ -643,91 +541,67 @@ static int fill_layer(cmlx_model* m, model_param* p, weight_set* ws) {
                       spec.group_size);
     } else {
       bool affine = strcmp(spec.mode, "affine") == 0;
-      snprintf(name, sizeof name, "%s.weight", p->path);
       shape[lead + 1] = (int)((int64_t)p->in * spec.bits / 32);
-      rc = expect_dtype(m, name, fw, t.w, false, MLX_UINT32) ||
-           expect_shape(m, name, fw, t.w, lead + 2, shape);
+      rc = part_check(m, &w, MLX_UINT32, lead + 2, shape);
       shape[lead + 1] = p->in / spec.group_size;
-      snprintf(name, sizeof name, "%s.scales", p->path);
-      rc = rc || (affine ? expect_dtype(m, name, fs, t.scales, true, 0)
-                         : expect_dtype(m, name, fs, t.scales, false,
-                                        MLX_UINT8)) ||
-           expect_shape(m, name, fs, t.scales, lead + 2, shape);
-      if (!rc && affine && !t.biases.ctx) {
-        snprintf(name, sizeof name, "%s.biases", p->path);
-        rc = missing(m, name);
-      } else if (!rc && !affine && t.biases.ctx) {
-        snprintf(name, sizeof name, "%s.biases", p->path);
+      rc = rc || part_check(m, &sc, affine ? ANY_FLOAT : MLX_UINT8, lead + 2,
+                            shape);
+      if (!rc && !affine && bi.a.ctx)
         rc = MODEL_FAIL("[load] %s in %s: mode '%s' has no biases (config %s).",
-                        name, fb, spec.mode, m->config_path);
-      } else if (!rc && affine) {
-        snprintf(name, sizeof name, "%s.biases", p->path);
-        rc = expect_dtype(m, name, fb, t.biases, true, 0) ||
-             expect_shape(m, name, fb, t.biases, lead + 2, shape);
-      }
-      if (!rc && t.gscale.ctx &&
-          (strcmp(spec.mode, "nvfp4") != 0 ||
-           mlx_array_size(t.gscale) != 1 ||
-           mlx_array_dtype(t.gscale) != MLX_FLOAT32)) {
-        snprintf(name, sizeof name, "%s.global_scale", p->path);
+                        bi.name, bi.file, spec.mode, m->config_path);
+      else if (!rc && affine)
+        rc = part_check(m, &bi, ANY_FLOAT, lead + 2, shape);
+      if (!rc && gs.a.ctx &&
+          (strcmp(spec.mode, "nvfp4") != 0 || mlx_array_size(gs.a) != 1 ||
+           mlx_array_dtype(gs.a) != MLX_FLOAT32))
         rc = MODEL_FAIL("[load] %s in %s: a global scale must be one float32 "
-                        "and needs mode 'nvfp4'.", name, fg);
-      }
+                        "and needs mode 'nvfp4'.", gs.name, gs.file);
     }
   } else {
-    snprintf(name, sizeof name, "%s.weight", p->path);
     shape[lead + 1] = p->in;
-    if (t.scales.ctx) {
-      snprintf(name, sizeof name, "%s.scales", p->path);
+    if (sc.a.ctx)
       rc = MODEL_FAIL("[load] %s in %s: %s says layer %s is not quantized.",
-                      name, fs, m->config_path, p->path);
-    } else if (t.biases.ctx) {
-      snprintf(name, sizeof name, "%s.biases", p->path);
+                      sc.name, sc.file, m->config_path, p->path);
+    else if (bi.a.ctx)
       rc = MODEL_FAIL("[load] %s in %s belongs to a quantized layer but there "
-                      "is no %s.scales.", name, fb, p->path);
-    } else {
-      rc = expect_dtype(m, name, fw, t.w, true, 0) ||
-           expect_shape(m, name, fw, t.w, lead + 2, shape);
-    }
+                      "is no %s.scales.", bi.name, bi.file, p->path);
+    else
+      rc = part_check(m, &w, ANY_FLOAT, lead + 2, shape);
   }
   if (!rc && p->kind == PARAM_LINEAR) {
-    snprintf(name, sizeof name, "%s.bias", p->path);
-    if (p->has_bias && !t.bias.ctx) {
-      rc = missing(m, name);
-    } else if (!p->has_bias && t.bias.ctx) {
+    if (!p->has_bias && bias.a.ctx)
       rc = MODEL_FAIL("[load] %s in %s: the model has no such parameter.",
-                      name, fbias);
-    } else if (t.bias.ctx) {
-      rc = expect_dtype(m, name, fbias, t.bias, true, 0) ||
-           expect_shape(m, name, fbias, t.bias, lead + 1, shape);
-    }
+                      bias.name, bias.file);
+    else if (p->has_bias)
+      rc = part_check(m, &bias, ANY_FLOAT, lead + 1, shape);
   }
   if (!rc) {
     if (p->kind == PARAM_LINEAR) {
-      rc = quantized ? cmlx_linear_init_quantized(p->linear, t.w, t.scales,
-                                                  t.biases, t.gscale, t.bias,
-                                                  p->in, spec)
-                     : cmlx_linear_init(p->linear, t.w, t.bias);
+      rc = quantized ? cmlx_linear_init_quantized(p->linear, w.a, sc.a, bi.a,
+                                                  gs.a, bias.a, p->in, spec)
+                     : cmlx_linear_init(p->linear, w.a, bias.a);
     } else {
-      rc = quantized ? cmlx_embedding_init_quantized(p->embedding, t.w,
-                                                     t.scales, t.biases,
-                                                     t.gscale, p->in, spec)
-                     : cmlx_embedding_init(p->embedding, t.w);
+      rc = quantized ? cmlx_embedding_init_quantized(p->embedding, w.a, sc.a,
+                                                     bi.a, gs.a, p->in, spec)
+                     : cmlx_embedding_init(p->embedding, w.a);
       if (!rc) p->embedding->dtype = m->dtype;
     }
   }
-  taken_free(&t);
+  part* all[] = {&w, &sc, &bi, &gs, &bias};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    model_release(&all[i]->a);
   return rc;
 }
 
 static int fill_tensor(cmlx_model* m, model_param* p, weight_set* ws) {
-  const char* file = NULL;
-  mlx_array a = ws_take(ws, p->path, &file);
-  if (!a.ctx) return missing(m, p->path);
-  int rc = expect_dtype(m, p->path, file, a, true, 0) ||
-           expect_shape(m, p->path, file, a, p->ndim, p->shape);
-  if (!rc) *p->tensor = a;
-  else mlx_array_free(a);
+  part t;
+  part_take(&t, ws, p->path, NULL);
+  int rc = part_check(m, &t, ANY_FLOAT, p->ndim, p->shape);
+  if (!rc) {
+    *p->tensor = t.a;
+    t.a.ctx = NULL;
+  }
+  model_release(&t.a);
   return rc;
 }
 
@@ -771,13 +645,10 @@ int model_fill_from(cmlx_model* m, weight_set* ws) {
   }
   for (size_t i = 0; i < m->num_params; i++) {
     const model_param* p = &m->params[i];
-    if ((p->kind == PARAM_LINEAR && p->linear->quantized) ||
-        (p->kind == PARAM_EMBEDDING && p->embedding->quantized)) {
-      if (!m->quantized) {
-        m->quantized = true;
-        m->quant = p->kind == PARAM_LINEAR ? p->linear->quant
-                                           : p->embedding->quant;
-      }
+    if (model_param_quantized(p) && !m->quantized) {
+      m->quantized = true;
+      m->quant = p->kind == PARAM_LINEAR ? p->linear->quant
+                                         : p->embedding->quant;
     }
   }
   return 0;
@@ -813,56 +684,6 @@ int cmlx_model_load(cmlx_model** out, const char* dir, const mlx_stream s) {
   return 0;
 }
 
-/* ---- info ---- */
-
-static uint64_t logical_params(const model_param* p) {
-  if (p->kind == PARAM_TENSOR) {
-    uint64_t n = 1;
-    for (int i = 0; i < p->ndim; i++) n *= (uint64_t)p->shape[i];
-    return n;
-  }
-  uint64_t n = (uint64_t)p->in * (uint64_t)p->out;
-  if (p->kind == PARAM_LINEAR) {
-    uint64_t e = p->experts > 0 ? (uint64_t)p->experts : 1;
-    n *= e;
-    if (p->has_bias) n += e * (uint64_t)p->out;
-  }
-  return n;
-}
-
-uint64_t model_param_nbytes(const model_param* p) {
-  if (p->kind == PARAM_LINEAR) return cmlx_linear_nbytes(p->linear);
-  if (p->kind == PARAM_EMBEDDING) return cmlx_embedding_nbytes(p->embedding);
-  return p->tensor->ctx ? mlx_array_nbytes(*p->tensor) : 0;
-}
-
-int cmlx_model_get_info(cmlx_model_info* info, const cmlx_model* m) {
-  if (!info || !m) {
-    error_set("[model_info] The model and the output must be given.");
-    return api_fail();
-  }
-  *info = m->info;
-  info->model_type = m->model_type;
-  info->dtype = m->dtype;
-  info->quantized = false;
-  info->quant = m->quant;
-  info->num_quantized_layers = info->num_float_layers = 0;
-  info->num_parameters = info->weight_bytes = 0;
-  for (size_t i = 0; i < m->num_params; i++) {
-    const model_param* p = &m->params[i];
-    info->num_parameters += logical_params(p);
-    info->weight_bytes += model_param_nbytes(p);
-    bool q = (p->kind == PARAM_LINEAR && p->linear->quantized) ||
-             (p->kind == PARAM_EMBEDDING && p->embedding->quantized);
-    if (p->kind == PARAM_TENSOR) continue;
-    if (q) info->num_quantized_layers++;
-    else info->num_float_layers++;
-  }
-  info->quantized = info->num_quantized_layers > 0;
-  if (!info->quantized) info->quant = (cmlx_quant_spec){0, 0, NULL};
-  return 0;
-}
-
 /* ---- caches ---- */
 
 int cmlx_cache_new(cmlx_cache** out, const cmlx_model* m) {
@@ -879,7 +700,7 @@ int cmlx_cache_new(cmlx_cache** out, const cmlx_model* m) {
     return MODEL_FAIL("[cache] Out of memory.");
   }
   for (int i = 0; i < n; i++) {
-    layers[i].window = m->arch->layer_window ? m->arch->layer_window(m, i) : 0;
+    cmlx_model_layer_window(&layers[i].window, m, i);
     layers[i].step = 256;
   }
   c->num_layers = n;

@@ -190,6 +190,8 @@ struct cmlx_model {
   void* arch_state;
   char model_type[64];
   mlx_dtype dtype;       /* compute dtype */
+  bool dtype_changed;    /* cast by cmlx_model_set_dtype: saving writes the
+                            new dtype into config "torch_dtype" / "dtype" */
   mlx_stream stream;
   char* dir;             /* source directory, NULL for random models */
   char* config_path;     /* for messages: "<dir>/config.json" or "config" */

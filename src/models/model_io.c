@@ -1,12 +1,13 @@
-/* model_io.c - quantizing a model (mlx-lm's quantize_model), saving it in
- * mlx-lm's layout (save_model / save_config) and building models with
- * random weights. */
+/* model_io.c - quantizing a model (mlx-lm's quantize_model), casting its
+ * float parameters (cmlx_model_set_dtype), saving it in mlx-lm's layout
+ * (save_model / save_config) and building models with random weights. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/dtype.h"
 #include "mlx/c/io.h"
 #include "mlx/c/map.h"
 #include "mlx/c/ops.h"
@@ -16,9 +17,24 @@
 
 /* ---- quantization decisions ---- */
 
-static bool param_quantized(const model_param* p) {
-  return (p->kind == PARAM_LINEAR && p->linear->quantized) ||
-         (p->kind == PARAM_EMBEDDING && p->embedding->quantized);
+/* The architecture's own rule (CMLX_QUANT_DEFAULT when it has none). */
+static cmlx_quant_choice arch_rule(const cmlx_model* m, const char* path,
+                                   int in, int out, cmlx_quant_spec* spec) {
+  return m->arch->quant_predicate
+             ? m->arch->quant_predicate(m, path, in, out, spec)
+             : CMLX_QUANT_DEFAULT;
+}
+
+int cmlx_model_quant_rule(cmlx_quant_choice* choice, const cmlx_model* m,
+                          const char* path, int in_features,
+                          int out_features, cmlx_quant_spec* spec) {
+  if (!choice || !m || !path || !spec) {
+    error_set("[model_quant_rule] The model, the path, the spec and the "
+              "output must be given.");
+    return api_fail();
+  }
+  *choice = arch_rule(m, path, in_features, out_features, spec);
+  return 0;
 }
 
 /* Whether (and how) to quantize p: the user's predicate when given, else
@@ -27,14 +43,12 @@ static bool param_quantized(const model_param* p) {
 static int decide(const cmlx_model* m, const model_param* p,
                   const cmlx_quant_spec* dflt, cmlx_quant_predicate pred,
                   void* ctx, cmlx_quant_spec* spec) {
-  if (p->kind == PARAM_TENSOR || !p->quantizable || param_quantized(p))
+  if (p->kind == PARAM_TENSOR || !p->quantizable ||
+      model_param_quantized(p))
     return 0;
   cmlx_quant_spec custom = *dflt;
-  cmlx_quant_choice c;
-  if (pred) c = pred(p->path, p->in, p->out, &custom, ctx);
-  else if (m->arch->quant_predicate)
-    c = m->arch->quant_predicate(m, p->path, p->in, p->out, &custom);
-  else c = CMLX_QUANT_DEFAULT;
+  cmlx_quant_choice c = pred ? pred(p->path, p->in, p->out, &custom, ctx)
+                             : arch_rule(m, p->path, p->in, p->out, &custom);
   if (c == CMLX_QUANT_SKIP) return 0;
   if (c == CMLX_QUANT_CUSTOM) {
     if (!quant_mode_valid(custom.mode)) {
@@ -85,6 +99,56 @@ int cmlx_model_quantize(cmlx_model* m, int group_size, int bits,
     m->quantized = true;
     m->quant = dflt;
   }
+  return 0;
+}
+
+/* ---- casting ---- */
+
+/* 0 for float32, float16 and bfloat16; else 1 after "[who] The dtype must
+ * be ...". */
+static int need_float_dtype(const char* who, mlx_dtype t) {
+  if (dtype_is_float(t)) return 0;
+  return MODEL_FAIL("[%s] The dtype must be float32, float16 or bfloat16.",
+                    who);
+}
+
+/* Casts *a (when present and floating) to t, evaluated. */
+static int cast_array(mlx_array* a, mlx_dtype t, const mlx_stream s) {
+  if (!a->ctx || !dtype_is_float(mlx_array_dtype(*a)) ||
+      mlx_array_dtype(*a) == t)
+    return 0;
+  mlx_array r = mlx_array_new();
+  if (mlx_astype(&r, *a, t, s) || mlx_array_eval(r)) {
+    model_release(&r);
+    return 1;
+  }
+  mlx_array_free(*a);
+  *a = r;
+  return 0;
+}
+
+int cmlx_model_set_dtype(cmlx_model* m, mlx_dtype dtype) {
+  if (!m) {
+    error_set("[model_set_dtype] The model is NULL.");
+    return api_fail();
+  }
+  if (need_float_dtype("model_set_dtype", dtype)) return 1;
+  for (size_t i = 0; i < m->num_params; i++) {
+    model_param* p = &m->params[i];
+    mlx_array* arrays[5];
+    const char* sfx[5];
+    int n = model_param_arrays(p, arrays, sfx);
+    for (int k = 0; k < n; k++) {
+      /* nvfp4's global scale is float32 by definition */
+      if (sfx[k] && strcmp(sfx[k], "global_scale") == 0) continue;
+      if (cast_array(arrays[k], dtype, m->stream)) return 1;
+    }
+    /* the rows it returns (dequantized ones too, as loading sets it) */
+    if (p->kind == PARAM_EMBEDDING) p->embedding->dtype = dtype;
+  }
+  m->dtype_changed = true;
+  m->dtype = dtype;
+  m->info.dtype = dtype;
   return 0;
 }
 
@@ -216,7 +280,7 @@ static void put_quantization(json_builder* b, const cmlx_model* m,
   put_spec_members(b, &m->quant, level + 1);
   for (size_t i = 0; i < m->num_params; i++) {
     const model_param* p = &m->params[i];
-    if (!param_quantized(p)) continue;
+    if (!model_param_quantized(p)) continue;
     const cmlx_quant_spec* s =
         p->kind == PARAM_LINEAR ? &p->linear->quant : &p->embedding->quant;
     if (same_spec(s, &m->quant)) continue;
@@ -271,7 +335,7 @@ static int config_text(const cmlx_model* m, json_builder* b) {
   }
   bool quantized = false;
   for (size_t i = 0; i < m->num_params; i++)
-    quantized = quantized || param_quantized(&m->params[i]);
+    quantized = quantized || model_param_quantized(&m->params[i]);
   if (quantized) {
     qm[0] = (json_member){"quantization", 12, NULL};
     qm[1] = (json_member){"quantization_config", 19, NULL};
@@ -285,8 +349,15 @@ static int config_text(const cmlx_model* m, json_builder* b) {
     indent(b, 1);
     put_py_string(b, mems[i]->key, mems[i]->key_len);
     put(b, ": ");
-    if (mems[i]->value) put_value(b, mems[i]->value, 1);
-    else put_quantization(b, m, 1);
+    if (!mems[i]->value) {
+      put_quantization(b, m, 1);
+    } else if (m->dtype_changed && mems[i]->value->type == JSON_STRING &&
+               (is_key(mems[i], "torch_dtype") || is_key(mems[i], "dtype"))) {
+      const char* t = dtype_name(m->dtype); /* "float16", "bfloat16", ... */
+      put_py_string(b, t, strlen(t));
+    } else {
+      put_value(b, mems[i]->value, 1);
+    }
   }
   indent(b, 0);
   put(b, "}");
@@ -302,24 +373,25 @@ typedef struct saved {
   int shard;
 } saved;
 
-static int add_saved(saved** list, size_t* n, size_t* cap, const char* path,
-                     const char* suffix, mlx_array a) {
-  if (!a.ctx) return 0;
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 64;
-    saved* l = realloc(*list, c * sizeof *l);
-    if (!l) return MODEL_FAIL("[save] Out of memory.");
-    *list = l;
-    *cap = c;
+typedef struct saved_list {
+  saved* items;
+  size_t n, cap;
+} saved_list;
+
+static int add_saved(void* ctx, const char* name, const mlx_array a) {
+  saved_list* l = ctx;
+  if (l->n == l->cap) {
+    size_t c = l->cap ? l->cap * 2 : 64;
+    saved* items = realloc(l->items, c * sizeof *items);
+    if (!items) return MODEL_FAIL("[save] Out of memory.");
+    l->items = items;
+    l->cap = c;
   }
-  char buf[600];
-  if (suffix) snprintf(buf, sizeof buf, "%s.%s", path, suffix);
-  else snprintf(buf, sizeof buf, "%s", path);
-  (*list)[*n].name = model_strdup(buf);
-  (*list)[*n].array = a;
-  (*list)[*n].shard = 0;
-  if (!(*list)[*n].name) return MODEL_FAIL("[save] Out of memory.");
-  (*n)++;
+  l->items[l->n].name = model_strdup(name);
+  l->items[l->n].array = a;
+  l->items[l->n].shard = 0;
+  if (!l->items[l->n].name) return MODEL_FAIL("[save] Out of memory.");
+  l->n++;
   return 0;
 }
 
@@ -377,30 +449,10 @@ int cmlx_model_save_sharded(const cmlx_model* m, const char* dir,
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return MODEL_FAIL("[save] Cannot create the directory %s: %s.", dir,
                       strerror(errno));
-  saved* list = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  for (size_t i = 0; !rc && i < m->num_params; i++) {
-    const model_param* p = &m->params[i];
-    if (p->kind == PARAM_LINEAR) {
-      const cmlx_linear* l = p->linear;
-      rc = add_saved(&list, &n, &cap, p->path, "weight", l->weight) ||
-           add_saved(&list, &n, &cap, p->path, "scales", l->scales) ||
-           add_saved(&list, &n, &cap, p->path, "biases", l->biases) ||
-           add_saved(&list, &n, &cap, p->path, "global_scale",
-                     l->global_scale) ||
-           add_saved(&list, &n, &cap, p->path, "bias", l->bias);
-    } else if (p->kind == PARAM_EMBEDDING) {
-      const cmlx_embedding* e = p->embedding;
-      rc = add_saved(&list, &n, &cap, p->path, "weight", e->weight) ||
-           add_saved(&list, &n, &cap, p->path, "scales", e->scales) ||
-           add_saved(&list, &n, &cap, p->path, "biases", e->biases) ||
-           add_saved(&list, &n, &cap, p->path, "global_scale",
-                     e->global_scale);
-    } else {
-      rc = add_saved(&list, &n, &cap, p->path, NULL, *p->tensor);
-    }
-  }
+  saved_list sl = {0};
+  int rc = model_walk_arrays(m, add_saved, &sl);
+  saved* list = sl.items;
+  size_t n = sl.n;
   /* shards in declaration order, as mlx-lm's make_shards */
   int shards = 1;
   uint64_t size = 0, total = 0;
@@ -508,11 +560,7 @@ int cmlx_model_random(cmlx_model** out, const char* config_json,
     error_set("[model_random] The output and the config must be given.");
     return api_fail();
   }
-  if (!dtype_is_float(dtype)) {
-    error_set("[model_random] The dtype must be float32, float16 or "
-              "bfloat16.");
-    return api_fail();
-  }
+  if (need_float_dtype("model_random", dtype)) return 1;
   cmlx_quant_spec dflt = {0, 0, NULL};
   if (quant) {
     dflt = *quant;

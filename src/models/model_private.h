@@ -1,5 +1,5 @@
-/* model_private.h - what model.c and model_io.c share (not for the
- * architectures: they use model_internal.h). */
+/* model_private.h - what model.c, params.c and model_io.c share (not for
+ * the architectures: they use model_internal.h). */
 #ifndef CMLX_MODELS_MODEL_PRIVATE_H
 #define CMLX_MODELS_MODEL_PRIVATE_H
 
@@ -21,5 +21,16 @@ int model_fill_from(cmlx_model* m, weight_set* ws);
 const quant_override* model_find_override(const cmlx_model* m,
                                           const char* path);
 uint64_t model_param_nbytes(const model_param* p);
+bool model_param_quantized(const model_param* p);
+/* Where p's arrays live and their name suffixes ("weight", "scales",
+ * "biases", "global_scale", "bias"; NULL for a lone tensor, named by its
+ * path): returns how many (1, 4 or 5). Absent arrays have ctx NULL. */
+int model_param_arrays(const model_param* p, mlx_array* arrays[5],
+                       const char* suffixes[5]);
+/* cmlx_model_parameters without the argument checks. */
+int model_walk_arrays(const cmlx_model* m,
+                      int (*visit)(void* ctx, const char* name,
+                                   const mlx_array a),
+                      void* ctx);
 
 #endif
