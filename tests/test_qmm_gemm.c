@@ -14,7 +14,8 @@
  * transpose = false is checked on a few shapes too (dequantized tiles and
  * sgemm). On CPUs with AVX512_BF16 the vdpbf16ps kernels are checked as
  * well as the float32 ones the timing may prefer, and on AVX-512 both
- * decodings of 4/8-bit codes (bytes transposed, and the earlier one). */
+ * decodings of 4/8-bit codes (bytes transposed, and the earlier one). On
+ * CPUs with AMX, the AMX kernel against MLX's bfloat16 weights (test_amx). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "backend/cpu/isa.h"
 #include "backend/cpu/qmm.h"
 #include "backend/cpu/qmm_gemm.h"
+#include "backend/cpu/qmm_kernels.h"
 #include "core/half.h"
 #include "harness.h"
 #include "qmm_check.h"
@@ -113,6 +115,7 @@ static void test_gemm_every_isa(void) {
    * forcing the vdpbf16ps kernels (the first lets the timing choose,
    * normally the float32 kernels) */
   bool avx512 = best >= CPU_ISA_AVX512;
+  qgemm_amx = false; /* its reference differs: test_amx */
   int passes = (int)best + 1 + avx512 + (avx512 && cpu_has_avx512_bf16());
   for (int pass = 0; pass < passes; pass++) {
     int extra = pass - (int)best; /* 1: earlier decoding, 2: vdpbf16ps */
@@ -163,11 +166,100 @@ static void test_gemm_every_isa(void) {
   cpu_qmm_set_isa_cap(CPU_ISA_AVX512);
   qgemm_set_bf16_policy(-1);
   qgemm_byte_decode = 1;
+  qgemm_amx = true;
   printf("worst rel. error: bfloat16 x %.3g, float32/float16 x %.3g\n", worst_bf16, worst_other);
+}
+
+/* The AMX kernel (qmm_gemm_amx.c): bfloat16 x against weights dequantized
+ * to MLX's bfloat16 values (affine with bfloat16 scales: T(q) * s rounded,
+ * plus b rounded; fp modes exact), so the reference here is built from
+ * those values: within 4e-6 of the largest output, as the other kernels
+ * against theirs. With the kernel off (qgemm_amx = false) the same
+ * products take the float32 kernels, whose affine weights are not rounded
+ * to bfloat16: they must then miss this reference by more than 1e-4 of it,
+ * which shows the AMX kernel did run. */
+static void amx_case(const rmat* r, int m, const char* what) {
+  const qmm_matrix* w = &r->m;
+  int K = w->cols, N = w->rows, gs = w->group_size;
+  bool affine = w->mode == QUANT_AFFINE;
+  uint16_t* xh = malloc(sizeof(uint16_t) * (size_t)(m * K));
+  float* y = malloc(sizeof(float) * (size_t)(m * N));
+  float* yoff = malloc(sizeof(float) * (size_t)(m * N));
+  double* ref = malloc(sizeof(double) * (size_t)(m * N));
+  float* wrow = malloc(sizeof(float) * (size_t)K);
+  float* sc = malloc(sizeof(float) * (size_t)(K / gs));
+  float* bi = malloc(sizeof(float) * (size_t)(K / gs));
+  for (int i = 0; i < m * K; i++) xh[i] = f32_to_bf16((float)test_rand(-2, 2));
+  for (int n = 0; n < N; n++) {
+    qmm_decode_elements(w->mode, w->bits, w->w + n * w->w_ld, 0, K, wrow);
+    qmm_load_scales(w, n, 0, K / gs, sc, affine ? bi : NULL);
+    for (int k = 0; k < K; k++) {
+      float v = wrow[k] * sc[k / gs];
+      if (affine) v = bf16_to_f32(f32_to_bf16(bf16_to_f32(f32_to_bf16(v)) + bi[k / gs]));
+      wrow[k] = v;
+    }
+    for (int i = 0; i < m; i++) {
+      double t = 0;
+      for (int k = 0; k < K; k++) t += (double)bf16_to_f32(xh[i * K + k]) * wrow[k];
+      ref[i * N + n] = t;
+    }
+  }
+  CHECK_OK(cpu_qmm_run(w, true, xh, MLX_BFLOAT16, K, m, y, MLX_FLOAT32, N));
+  qgemm_amx = false;
+  CHECK_OK(cpu_qmm_run(w, true, xh, MLX_BFLOAT16, K, m, yoff, MLX_FLOAT32, N));
+  qgemm_amx = true;
+  double big = 0, e = 0, eoff = 0;
+  for (int i = 0; i < m * N; i++) big = fmax(big, fabs(ref[i]));
+  for (int i = 0; i < m * N; i++) {
+    e = fmax(e, fabs(y[i] - ref[i]) / big);
+    eoff = fmax(eoff, fabs(yoff[i] - ref[i]) / big);
+    if (y[i] != y[i]) e = INFINITY;
+  }
+  CHECK_MSG(e <= 4e-6, "amx %s m=%d K=%d N=%d: rel error %.3g", what, m, K, N, e);
+  if (affine) CHECK_MSG(eoff > 1e-4, "amx %s: the float32 kernels agree too well (%.3g)", what, eoff);
+  free(xh);
+  free(y);
+  free(yoff);
+  free(ref);
+  free(wrow);
+  free(sc);
+  free(bi);
+}
+
+static void test_amx(void) {
+  if (cpu_isa() < CPU_ISA_AVX512 || !cpu_has_amx_bf16()) {
+    printf("SKIP: the AMX kernel (this CPU or OS offers no AMX-BF16 tiles)\n");
+    return;
+  }
+  const struct {
+    fmt f;
+    const char* what;
+  } cases[] = {{{QUANT_AFFINE, 4, 64}, "affine4 g64"}, {{QUANT_AFFINE, 8, 32}, "affine8 g32"},
+               {{QUANT_AFFINE, 3, 32}, "affine3 g32"},  {{QUANT_MXFP4, 4, 32}, "mxfp4"},
+               {{QUANT_AFFINE, 4, 128}, "affine4 g128"}, {{QUANT_NVFP4, 4, 16}, "nvfp4"},
+               {{QUANT_MXFP8, 8, 32}, "mxfp8"}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const fmt* f = &cases[c].f;
+    /* N = 45 (panels of 16: a pair, a single, a short one), K = 384 (a
+     * 256-code chunk and a 128-code one), M = 9 .. 71 (blocks of 16: pairs
+     * and singles, padded rows); M = 600 on [77, 2880] (gpt-oss's K: 11
+     * chunks and one of 64) */
+    rmat r = random_matrix(f->mode, f->bits, f->gs, 45, 384, MLX_BFLOAT16);
+    const int ms[4] = {9, 16, 40, 71};
+    for (int i = 0; i < 4; i++) amx_case(&r, ms[i], cases[c].what);
+    free_matrix(&r);
+    if (c < 4) {
+      r = random_matrix(f->mode, f->bits, f->gs, 77, 2880, MLX_BFLOAT16);
+      amx_case(&r, 600, cases[c].what);
+      free_matrix(&r);
+    }
+  }
+  printf("AMX kernel checked\n");
 }
 
 int main(void) {
   test_init();
   test_gemm_every_isa();
+  test_amx();
   return test_finish("test_qmm_gemm");
 }

@@ -155,13 +155,17 @@ static void test_vnni_kernels(void) {
   }
   const fmt fmts[5] = {{"affine", 4, 64}, {"affine", 4, 32}, {"affine", 4, 128},
                        {"mxfp4", 4, 32},  {"nvfp4", 4, 16}};
-  enum { N = 37, K = 5248 }; /* 41 chunks of 128: the kernel's passes end in a short one */
-  uint16_t* xh = malloc(sizeof(uint16_t) * K);
-  float* xf = malloc(sizeof(float) * K);
+  /* K = 5248: 41 chunks of 128, the kernel's passes end in a short one;
+   * K = 2880 (gpt-oss): 22 chunks and a half one */
+  enum { N = 37, KMAX = 5248 };
+  uint16_t* xh = malloc(sizeof(uint16_t) * KMAX);
+  float* xf = malloc(sizeof(float) * KMAX);
   float *y = malloc(sizeof(float) * N), *yf = malloc(sizeof(float) * N),
-        *ref = malloc(sizeof(float) * N), *wrow = malloc(sizeof(float) * K);
-  float *s = malloc(sizeof(float) * K), *b = malloc(sizeof(float) * K);
-  for (int f = 0; f < 5; f++) {
+        *ref = malloc(sizeof(float) * N), *wrow = malloc(sizeof(float) * KMAX);
+  float *s = malloc(sizeof(float) * KMAX), *b = malloc(sizeof(float) * KMAX);
+  for (int fk = 0; fk < 10; fk++) {
+    int f = fk % 5, K = fk < 5 ? KMAX : 2880;
+    if (K % fmts[f].gs != 0) continue;
     bool affine = !strcmp(fmts[f].mode, "affine");
     int ws[2] = {N, K};
     qmat q = quantize_random(ws, 2, MLX_FLOAT32, fmts[f].mode, fmts[f].gs, fmts[f].bits);
@@ -205,9 +209,9 @@ static void test_vnni_kernels(void) {
           if (fixed > 0 && e / (fixed + 2e-6 * l1) > worst) worst = e / (fixed + 2e-6 * l1);
         }
         CHECK_MSG(bad == 0 && badf == 0,
-                  "vnni %s g%d form %d x%d: %d outputs past the fixed-point bound (worst %.3g "
-                  "of it), %d float32 outputs past 2e-6",
-                  fmts[f].mode, fmts[f].gs, form, (int)xt, bad, worst, badf);
+                  "vnni %s g%d K=%d form %d x%d: %d outputs past the fixed-point bound (worst "
+                  "%.3g of it), %d float32 outputs past 2e-6",
+                  fmts[f].mode, fmts[f].gs, K, form, (int)xt, bad, worst, badf);
         /* inf, then NaN, in x: the float32 kernels, bit for bit */
         for (int t = 0; t < 2; t++) {
           uint16_t keep = xh[100];

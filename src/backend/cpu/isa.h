@@ -32,6 +32,9 @@ bool cpu_has_avx512_bf16(void);
 /* AVX512_VNNI (vpdpbusd) and AVX512_VBMI (vpermb) at the AVX512 level in
  * use: Ice Lake and later, Zen 4 and later. */
 bool cpu_has_avx512_vnni(void);
+/* AMX-TILE + AMX-BF16 usable at the AVX512 level in use (the OS keeps tile
+ * state and granted it to this process): Sapphire Rapids and later. */
+bool cpu_has_amx_bf16(void);
 const char* cpu_isa_name(cpu_isa_level level);
 
 #endif

@@ -82,10 +82,28 @@ const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype
 
 /* The GEMM kernel for many rows, or NULL (then dequantized tiles and
  * OpenBLAS's sgemm). */
+bool qgemm_amx = true;
+
+/* CMLX_QMM_AMX=0 in the environment turns the AMX kernel off. */
+static bool amx_allowed(void) {
+  static _Atomic int state = -1;
+  int v = state;
+  if (v < 0) {
+    const char* e = getenv("CMLX_QMM_AMX");
+    v = !(e && strcmp(e, "0") == 0);
+    state = v;
+  }
+  return v != 0 && qgemm_amx;
+}
+
 static const qgemm_kernel* select_gemm_kernel(const qmm_matrix* w, bool transpose,
                                               mlx_dtype x_dtype) {
   cpu_isa_level l = qmm_isa();
   if (!transpose) return NULL;
+  if (l >= CPU_ISA_AVX512 && cpu_has_amx_bf16() && amx_allowed()) {
+    const qgemm_kernel* k = qgemm_amx_kernel(w, x_dtype);
+    if (k) return k;
+  }
   if (l >= CPU_ISA_AVX512) return qgemm_avx512_kernel(w, x_dtype, use_bf16());
   if (l >= CPU_ISA_AVX2) return qgemm_avx2_kernel(w, x_dtype);
   return NULL;

@@ -70,6 +70,10 @@ typedef struct qgemm_kernel {
  * per two cycles, so 2 FMAs per cycle on float32 are faster). */
 const qgemm_kernel* qgemm_avx512_kernel(const qmm_matrix* w, mlx_dtype x_dtype, bool bf16);
 const qgemm_kernel* qgemm_avx2_kernel(const qmm_matrix* w, mlx_dtype x_dtype);
+/* The AMX kernel (qmm_gemm_amx.c) where it gives MLX's values: bfloat16
+ * x, K a multiple of 32, affine weights with bfloat16 scales or the fp
+ * modes; else NULL. The CPU must have cpu_has_amx_bf16(). */
+const qgemm_kernel* qgemm_amx_kernel(const qmm_matrix* w, mlx_dtype x_dtype);
 
 /* Bench hooks (the library never sets them; bench_qmm_prefill does):
  * qgemm_profile 0: normal; bit 0: decode each group's panels at the first
@@ -89,5 +93,9 @@ extern int qgemm_byte_decode;
 /* Test hook: -1 (default) lets the timing decide whether bfloat16 x uses
  * the vdpbf16ps kernels, 0 never, 1 always (where the CPU has them). */
 void qgemm_set_bf16_policy(int policy);
+/* Test hook: true (default) lets bfloat16 x take the AMX kernel where the
+ * CPU has AMX and the weights allow it (also off with CMLX_QMM_AMX=0 in
+ * the environment). */
+extern bool qgemm_amx;
 
 #endif
