@@ -63,6 +63,23 @@ typedef struct qgemm_kernel {
 
 #define QGEMM_MAX_PANELS 8
 
+/* pack_x for the bfloat16 kernels (mr rows per block): x holds bfloat16
+ * values (those kernels are chosen for bfloat16 x only), so the upper
+ * halves of the float32 bits are exact; dword (k / 2) * mr + m of the
+ * block holds (x[m][k], x[m][k+1]), zeros past valid. */
+static inline void qgemm_pack_bf16_pairs(void* dst, const float* x, int64_t ldx, int valid,
+                                         int kcc, int mr) {
+  uint32_t* d = dst;
+  for (int m = 0; m < mr; m++) {
+    const uint32_t* xr = (const uint32_t*)(x + m * ldx);
+    if (m < valid)
+      for (int kp = 0; kp < kcc / 2; kp++)
+        d[kp * mr + m] = (xr[2 * kp] >> 16) | (xr[2 * kp + 1] & 0xFFFF0000u);
+    else
+      for (int kp = 0; kp < kcc / 2; kp++) d[kp * mr + m] = 0;
+  }
+}
+
 /* The kernel of this file's ISA for the matrix and x dtype, or NULL.
  * bf16: the CPU has AVX512_BF16 and it may be used; the vdpbf16ps kernels
  * are then chosen where the CPU runs vdpbf16ps about as often as FMAs (a

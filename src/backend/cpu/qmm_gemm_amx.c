@@ -56,19 +56,8 @@ static size_t scratch_amx(int64_t K, int group_size) {
          sizeof(float) * (size_t)(KC + 2 * (G < KC ? KC : G)) + 256;
 }
 
-/* x holds bfloat16 values (the kernel is chosen for bfloat16 x only), so
- * the upper halves of the float32 bits are exact: dword (k / 2) * MR + m
- * of the block holds (x[m][k], x[m][k+1]). */
 static void pack_x_amx(void* dst, const float* x, int64_t ldx, int valid, int kcc) {
-  uint32_t* d = dst;
-  for (int m = 0; m < MR; m++) {
-    const uint32_t* xr = (const uint32_t*)(x + m * ldx);
-    if (m < valid)
-      for (int kp = 0; kp < kcc / 2; kp++)
-        d[kp * MR + m] = (xr[2 * kp] >> 16) | (xr[2 * kp + 1] & 0xFFFF0000u);
-    else
-      for (int kp = 0; kp < kcc / 2; kp++) d[kp * MR + m] = 0;
-  }
+  qgemm_pack_bf16_pairs(dst, x, ldx, valid, kcc, MR);
 }
 
 /* 16 float32 values rounded to bfloat16 (to nearest, ties to even; NaNs

@@ -370,18 +370,8 @@ static size_t scratch_bf16(int64_t K, int group_size) {
          sizeof(float) * (size_t)(2 * G * NR + 16 * KC_BF16) + 256;
 }
 
-/* x holds bfloat16 values (the kernel is chosen for bfloat16 x only), so
- * the upper halves of the float32 bits are exact. */
 static void pack_x_bf16(void* dst, const float* x, int64_t ldx, int valid, int kcc) {
-  uint32_t* d = dst;
-  for (int m = 0; m < MR_BF16; m++) {
-    const uint32_t* xr = (const uint32_t*)(x + m * ldx);
-    if (m < valid)
-      for (int kp = 0; kp < kcc / 2; kp++)
-        d[kp * MR_BF16 + m] = (xr[2 * kp] >> 16) | (xr[2 * kp + 1] & 0xFFFF0000u);
-    else
-      for (int kp = 0; kp < kcc / 2; kp++) d[kp * MR_BF16 + m] = 0;
-  }
+  qgemm_pack_bf16_pairs(dst, x, ldx, valid, kcc, MR_BF16);
 }
 
 /* 32 codes (c0 .. c0+31 of row p) as 16 pairs of bfloat16 element values. */
