@@ -23,6 +23,8 @@
  *   QGEMM_CKIB=a,b,... repeats each case per L2 budget (KiB) of a group's
  *   sums (the panels per group).
  *   QGEMM_BYTES=0 selects the earlier decoding of 4/8-bit codes.
+ *   QGEMM_HOOK_BITS=n ORs n into qgemm_profile (kernel experiments: 4 turns
+ *   the AMX kernel's loop order around).
  * Built with -DQGEMM_NO_HOOKS it runs against a library without them. */
 #include <cblas.h>
 #include <pthread.h>
@@ -135,7 +137,8 @@ static double sgemm_seconds(const float* a, const float* b, float* c, int M, int
 
 static void set_hooks(int profile, int ckib) {
 #ifndef QGEMM_NO_HOOKS
-  qgemm_profile = profile;
+  const char* extra = getenv("QGEMM_HOOK_BITS"); /* more qgemm_profile bits (kernel experiments) */
+  qgemm_profile = profile | (extra && *extra ? atoi(extra) : 0);
   qgemm_c_kib = ckib;
   const char* nb = getenv("QGEMM_BYTES");
   if (nb && *nb) qgemm_byte_decode = atoi(nb);

@@ -96,7 +96,8 @@ const qgemm_kernel* qgemm_amx_kernel(const qmm_matrix* w, mlx_dtype x_dtype);
  * qgemm_profile 0: normal; bit 0: decode each group's panels at the first
  * K-chunk only and reuse them (times the microkernel and the driver),
  * bit 1: skip the microkernel (times decoding and the driver); the
- * products are wrong while it is set.
+ * products are wrong while it is set; bit 2: the AMX kernel loops over
+ * panels outside and blocks of x inside (the other order).
  * qgemm_c_kib: the L2 budget in KiB for a group's float32 sums (sets the
  * panels per group; 0: the default).
  * qgemm_byte_decode (default 1): the AVX-512 float32 kernels decode
