@@ -19,8 +19,8 @@
  * these spend 1 (affine) or 3 (E2M1) to decode the line, then per row 6
  * vpdpbusd and 6 to turn the sums into float32 and apply the scales:
  * 1.35-1.55x (affine) and 1.15x (E2M1) the codes per second of the
- * float32 kernels at one row on the device tool's Xeon, about even at
- * two, behind from three (qmm_stream_vnni_rows).
+ * float32 kernels at one row on the device tool's Xeon, ahead at two
+ * (1.1x), even or behind from four (qmm_stream_vnni_rows).
  *
  * Lanes: int32 lane l of a 64-byte line sums its bytes 4l .. 4l+3, codes
  * 8l .. 8l+7, so as in the wide kernels a group is a run of lanes.
