@@ -53,17 +53,22 @@ static bool use_bf16(void) {
   return qmm_isa() >= CPU_ISA_AVX512 && cpu_has_avx512_bf16();
 }
 
-/* CMLX_QMM_VNNI=0 in the environment turns the VNNI kernels off (for
- * comparisons of whole models, e.g. cmlx bench). */
-static bool vnni_allowed(void) {
-  static _Atomic int state = -1;
-  int v = state;
+/* false when the environment variable `name` is "0" (read once into
+ * *state): CMLX_QMM_VNNI=0 and CMLX_QMM_AMX=0 turn those kernels off, for
+ * comparisons of whole models (cmlx bench). */
+static bool env_allows(_Atomic int* state, const char* name) {
+  int v = *state;
   if (v < 0) {
-    const char* e = getenv("CMLX_QMM_VNNI");
+    const char* e = getenv(name);
     v = !(e && strcmp(e, "0") == 0);
-    state = v;
+    *state = v;
   }
   return v != 0;
+}
+
+static bool vnni_allowed(void) {
+  static _Atomic int state = -1;
+  return env_allows(&state, "CMLX_QMM_VNNI");
 }
 
 const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype x_dtype,
@@ -84,16 +89,9 @@ const qmm_stream_kernel* qmm_select_stream_kernel(const qmm_matrix* w, mlx_dtype
  * OpenBLAS's sgemm). */
 bool qgemm_amx = true;
 
-/* CMLX_QMM_AMX=0 in the environment turns the AMX kernel off. */
 static bool amx_allowed(void) {
   static _Atomic int state = -1;
-  int v = state;
-  if (v < 0) {
-    const char* e = getenv("CMLX_QMM_AMX");
-    v = !(e && strcmp(e, "0") == 0);
-    state = v;
-  }
-  return v != 0 && qgemm_amx;
+  return qgemm_amx && env_allows(&state, "CMLX_QMM_AMX");
 }
 
 static const qgemm_kernel* select_gemm_kernel(const qmm_matrix* w, bool transpose,
