@@ -408,6 +408,15 @@ static void test_streaming(void) {
                "[tokenizer] Token id 5000 is not in the vocabulary (of 1010 ids).");
   cmlx_detokenizer_free(d);
   cmlx_detokenizer_free((cmlx_detokenizer){0});
+  /* finish before any token (nothing pending, no buffer yet): empty text
+   * (fuzz_tokenizer found the empty-buffer case under UBSan) */
+  t = load("llama3"); /* t was released above: the first detokenizer held it */
+  CHECK_OK(cmlx_detokenizer_new(&d, t, false));
+  cmlx_tokenizer_free(t);
+  s = NULL;
+  CHECK_OK(cmlx_detokenizer_finish(d, &s, &n));
+  CHECK(n == 0 && s != NULL && s[0] == 0);
+  cmlx_detokenizer_free(d);
 
   /* whole texts: encoded, then replayed as byte tokens one by one */
   t = load("llama3");

@@ -150,7 +150,7 @@ static int hand_out(detok* d, size_t k, const char** text, size_t* len) {
   }
   if (k) memcpy(d->out, d->pend, k);
   d->out[k] = 0;
-  memmove(d->pend, d->pend + k, d->n - k);
+  if (d->n > k) memmove(d->pend, d->pend + k, d->n - k); /* pend is NULL before any token */
   d->n -= k;
   *text = d->out;
   *len = k;
