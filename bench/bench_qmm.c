@@ -66,7 +66,6 @@
 /* ---- ceilings (read bandwidth: bench/common.c) ---- */
 
 
-static mlx_array random_matrix(int rows, int cols, mlx_dtype t, mlx_stream s);
 
 /* ---- probe (QMM_PROBE=1) ---- */
 
@@ -76,7 +75,7 @@ static void probe_calls(mlx_stream s) {
   const int shapes[4][2] = {{16, 128}, {16, 4096}, {512, 4096}, {2048, 4096}};
   for (int i = 0; i < 4; i++) {
     int N = shapes[i][0], K = shapes[i][1];
-    mlx_array wf = random_matrix(N, K, MLX_BFLOAT16, s);
+    mlx_array wf = bench_uniform(N, K, MLX_BFLOAT16, 7, s);
     mlx_vector_array q = mlx_vector_array_new();
     mlx_optional_int gs = {64, true}, bits = {4, true};
     mlx_quantize(&q, wf, gs, bits, "affine", mlx_array_new(), s);
@@ -88,7 +87,7 @@ static void probe_calls(mlx_stream s) {
       bytes += mlx_array_nbytes(parts[p]);
     }
     for (int xi = 0; xi < 2; xi++) {
-      mlx_array x = random_matrix(1, K, xi ? MLX_FLOAT32 : MLX_BFLOAT16, s);
+      mlx_array x = bench_uniform(1, K, xi ? MLX_FLOAT32 : MLX_BFLOAT16, 7, s);
       double t[5];
       int calls = 200;
       for (int r = -1; r < 5; r++) {
@@ -213,21 +212,6 @@ typedef struct qformat {
   int bits, group_size;
 } qformat;
 
-static mlx_array random_matrix(int rows, int cols, mlx_dtype t, mlx_stream s) {
-  int shape[2] = {rows, cols};
-  mlx_array key = mlx_array_new(), r = mlx_array_new(), c = mlx_array_new();
-  mlx_random_key(&key, 7);
-  mlx_array lo = mlx_array_new_float32(-1.0f), hi = mlx_array_new_float32(1.0f);
-  mlx_random_uniform(&r, lo, hi, shape, 2, MLX_FLOAT32, key, s);
-  mlx_astype(&c, r, t, s);
-  mlx_array_eval(c);
-  mlx_array_free(key);
-  mlx_array_free(r);
-  mlx_array_free(lo);
-  mlx_array_free(hi);
-  return c;
-}
-
 typedef struct weights {
   int copies;
   mlx_array *wq, *scales, *biases;
@@ -236,7 +220,7 @@ typedef struct weights {
 
 static weights make_weights(const qformat* f, int N, int K, mlx_stream s) {
   weights w = {0};
-  mlx_array wf = random_matrix(N, K, MLX_BFLOAT16, s);
+  mlx_array wf = bench_uniform(N, K, MLX_BFLOAT16, 7, s);
   mlx_vector_array q = mlx_vector_array_new();
   mlx_optional_int gs = {f->group_size, true}, bits = {f->bits, true};
   mlx_quantize(&q, wf, gs, bits, f->mode, mlx_array_new(), s);
@@ -319,7 +303,7 @@ static double time_products(const qformat* f, weights* w, mlx_array x, int copie
 
 static void bench_case(const qformat* f, weights* w, int N, int K, int M, mlx_dtype xt, int reps,
                        double read_bw, double peak, const char* variant, mlx_stream s) {
-  mlx_array x = random_matrix(M, K, xt, s);
+  mlx_array x = bench_uniform(M, K, xt, 7, s);
   int copies = M >= 64 ? 2 : w->copies;
   double sec = time_products(f, w, x, copies, true, reps, s);
   double gbps = (double)w->bytes / sec / 1e9;

@@ -53,21 +53,6 @@ typedef struct qformat {
   int bits, group_size;
 } qformat;
 
-static mlx_array uniform(int rows, int cols, mlx_dtype t, int seed, mlx_stream s) {
-  int shape[2] = {rows, cols};
-  mlx_array key = mlx_array_new(), r = mlx_array_new(), c = mlx_array_new();
-  mlx_array lo = mlx_array_new_float32(-1.0f), hi = mlx_array_new_float32(1.0f);
-  mlx_random_key(&key, (uint64_t)seed);
-  mlx_random_uniform(&r, lo, hi, shape, 2, MLX_FLOAT32, key, s);
-  mlx_astype(&c, r, t, s);
-  mlx_array_eval(c);
-  mlx_array_free(key);
-  mlx_array_free(r);
-  mlx_array_free(lo);
-  mlx_array_free(hi);
-  return c;
-}
-
 typedef struct qweights {
   mlx_array part[2][3]; /* 2 copies of wq, scales, biases (or empty) */
   mlx_array deq;        /* copy 0 dequantized, float32 [N, K] */
@@ -75,7 +60,7 @@ typedef struct qweights {
 
 static qweights quantized(const qformat* f, int N, int K, mlx_stream s) {
   qweights w;
-  mlx_array wf = uniform(N, K, MLX_BFLOAT16, 11, s);
+  mlx_array wf = bench_uniform(N, K, MLX_BFLOAT16, 11, s);
   mlx_vector_array q = mlx_vector_array_new();
   mlx_optional_int gs = {f->group_size, true}, bits = {f->bits, true};
   mlx_quantize(&q, wf, gs, bits, f->mode, mlx_array_new(), s);
@@ -149,7 +134,7 @@ static void set_hooks(int profile, int ckib) {
 
 static void run_case(const qformat* f, const qweights* w, int N, int K, int M, mlx_dtype xt,
                      int rounds, int lanes, int ckib, bool profile, mlx_stream s) {
-  mlx_array x = uniform(M, K, xt, 5, s), x32 = mlx_array_new();
+  mlx_array x = bench_uniform(M, K, xt, 5, s), x32 = mlx_array_new();
   mlx_astype(&x32, x, MLX_FLOAT32, s);
   mlx_array_eval(x32);
   float* c = malloc(sizeof(float) * (size_t)M * N);

@@ -175,3 +175,18 @@ double bench_fma_peak(long iters, int* lanes) {
   }
   return 2.0 * 2 * 12 * l * (double)iters / bench_median(t, 3) / 1e9;
 }
+
+mlx_array bench_uniform(int rows, int cols, mlx_dtype t, uint64_t seed, mlx_stream s) {
+  int shape[2] = {rows, cols};
+  mlx_array key = mlx_array_new(), r = mlx_array_new(), c = mlx_array_new();
+  mlx_array lo = mlx_array_new_float32(-1.0f), hi = mlx_array_new_float32(1.0f);
+  mlx_random_key(&key, seed);
+  mlx_random_uniform(&r, lo, hi, shape, 2, MLX_FLOAT32, key, s);
+  mlx_astype(&c, r, t, s);
+  mlx_array_eval(c);
+  mlx_array_free(key);
+  mlx_array_free(r);
+  mlx_array_free(lo);
+  mlx_array_free(hi);
+  return c;
+}

@@ -10,6 +10,9 @@
 #define CMLX_BENCH_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "mlx/c/mlx.h"
 
 double bench_now(void);                 /* seconds, monotonic */
 double bench_median(double* v, int n);  /* sorts v */
@@ -19,5 +22,9 @@ double bench_read_bandwidth(int threads); /* GB/s */
 /* GFLOP/s (median of 3 runs of `iters` iterations per thread; 0 without
  * FMA); *lanes (may be NULL) is set to 16, 8 or 0. */
 double bench_fma_peak(long iters, int* lanes);
+
+/* A [rows, cols] array of dtype t, uniform in [-1, 1) from random key
+ * `seed`, evaluated. */
+mlx_array bench_uniform(int rows, int cols, mlx_dtype t, uint64_t seed, mlx_stream s);
 
 #endif
