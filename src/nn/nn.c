@@ -22,6 +22,14 @@ static const struct {
     {"nvfp4", 16, 4},
 };
 
+/* Ends a layer call: on success res takes y, and y (a temporary) is
+ * released either way; rc is the call's status so far. */
+static int hand_back(mlx_array* res, mlx_array y, int rc) {
+  int r = rc ? 1 : mlx_array_set(res, y);
+  mlx_array_free(y);
+  return r;
+}
+
 int cmlx_quant_spec_resolve(cmlx_quant_spec* spec) {
   if (!spec) {
     error_set("[quantize] The quantization spec is NULL.");
@@ -245,13 +253,7 @@ int cmlx_linear_apply(mlx_array* res, const cmlx_linear* l, const mlx_array x,
     mlx_array_free(wt);
   }
   if (!rc && l->bias.ctx) rc = mlx_add(&y, y, l->bias, s);
-  if (rc) {
-    mlx_array_free(y);
-    return 1;
-  }
-  int r = mlx_array_set(res, y);
-  mlx_array_free(y);
-  return r;
+  return hand_back(res, y, rc);
 }
 
 int cmlx_linear_gather_apply(mlx_array* res, const cmlx_linear* l,
@@ -282,13 +284,7 @@ int cmlx_linear_gather_apply(mlx_array* res, const cmlx_linear* l,
          mlx_expand_dims(&b, b, -2, s) || mlx_add(&y, y, b, s);
     mlx_array_free(b);
   }
-  if (rc) {
-    mlx_array_free(y);
-    return 1;
-  }
-  int r = mlx_array_set(res, y);
-  mlx_array_free(y);
-  return r;
+  return hand_back(res, y, rc);
 }
 
 /* Quantizes w (evaluated), returning the parts. */
@@ -459,13 +455,7 @@ int cmlx_embedding_apply(mlx_array* res, const cmlx_embedding* e,
     release(&sc);
     release(&bi);
   }
-  if (rc) {
-    mlx_array_free(y);
-    return 1;
-  }
-  int r = mlx_array_set(res, y);
-  mlx_array_free(y);
-  return r;
+  return hand_back(res, y, rc);
 }
 
 int cmlx_embedding_as_linear(mlx_array* res, const cmlx_embedding* e,
