@@ -359,8 +359,10 @@ static int run_stream(const qmm_job* job) {
   void* xk = NULL;
   int rc = 1;
   if (!xf || !xsum) goto done;
+  /* only half-precision x can take the VNNI kernels, which need finite x */
+  bool half = !job->xform && (job->x_dtype == MLX_BFLOAT16 || job->x_dtype == MLX_FLOAT16);
   bool finite = true;
-  for (int r = 0; r < job->rows; r++) finite = finite && all_finite(xf + r * ldf, job->K);
+  for (int r = 0; half && r < job->rows; r++) finite = finite && all_finite(xf + r * ldf, job->K);
   const qmm_stream_kernel* k =
       qmm_select_stream_kernel(w, job->xform ? MLX_FLOAT32 : job->x_dtype, job->rows, finite);
   for (int r = 0; r < job->rows; r++)
